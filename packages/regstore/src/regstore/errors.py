@@ -1,0 +1,130 @@
+"""The errors every regstore driver raises, whatever its backend.
+
+Driver code raises them without a driver name; the wrapper that ``create``
+puts around every driver stamps the name in, so ``str(e)`` always starts with
+``"<driver_name>: "``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DriverError",
+    "InvalidOffsetError",
+    "InvalidParameterError",
+    "InvalidPathError",
+    "InvalidStorageDriverError",
+    "PathNotFoundError",
+    "StorageDriverError",
+    "UnsupportedMethodError",
+    "WriterClosedError",
+]
+
+
+class StorageDriverError(Exception):
+    """Base class of every error a driver raises; carries ``driver_name``."""
+
+    def __init__(self, message: str = "", *, driver_name: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.driver_name = driver_name
+
+    def __str__(self) -> str:
+        return f"{self.driver_name or 'regstore'}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only fields survive pickling (errors cross process pools).
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[StorageDriverError], state: dict[str, object]) -> StorageDriverError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
+
+class PathNotFoundError(StorageDriverError, FileNotFoundError):
+    """The path does not exist (no file, and no file below it)."""
+
+    def __init__(self, path: str, *, driver_name: str = "", message: str = "") -> None:
+        super().__init__(message or f"path not found: {path}", driver_name=driver_name)
+        self.path = path
+        self.filename = path
+
+
+class InvalidPathError(StorageDriverError, ValueError):
+    """The path breaks the path rules: ``^(/[A-Za-z0-9._-]+)+$``, no ``.`` or ``..``."""
+
+    def __init__(self, path: object, *, driver_name: str = "", reason: str = "") -> None:
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"invalid path: {path!r}{detail}", driver_name=driver_name)
+        self.path = path
+
+
+class InvalidOffsetError(StorageDriverError, ValueError):
+    """A reader was asked for a negative offset."""
+
+    def __init__(self, path: str, offset: object, *, driver_name: str = "") -> None:
+        super().__init__(
+            f"invalid offset: {offset!r} for path: {path} (offsets are integers >= 0)",
+            driver_name=driver_name,
+        )
+        self.path = path
+        self.offset = offset
+
+
+class UnsupportedMethodError(StorageDriverError, NotImplementedError):
+    """The driver does not implement an optional method."""
+
+    def __init__(self, method: str = "", *, driver_name: str = "") -> None:
+        super().__init__(
+            f"unsupported method{': ' + method if method else ''}", driver_name=driver_name
+        )
+        self.method = method
+
+
+class DriverError(StorageDriverError):
+    """Any other backend failure; the backend's exception is the ``__cause__``."""
+
+    def __init__(self, detail: str, *, driver_name: str = "") -> None:
+        super().__init__(detail, driver_name=driver_name)
+        self.detail = detail
+
+
+class WriterClosedError(StorageDriverError, ValueError):
+    """A writer was used after ``close``, ``commit`` or ``cancel``, like a closed file."""
+
+    def __init__(self, path: str, state: str, operation: str, *, driver_name: str = "") -> None:
+        super().__init__(
+            f"cannot {operation} the writer of {path}: it is already {state}",
+            driver_name=driver_name,
+        )
+        self.path = path
+        self.state = state
+
+
+class InvalidStorageDriverError(LookupError):
+    """``create`` was given a driver name that nobody registered or installed."""
+
+    def __init__(self, name: str, message: str = "") -> None:
+        super().__init__(message or f"storage driver not registered: {name!r}")
+        self.name = name
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class InvalidParameterError(ValueError):
+    """A missing, unknown or malformed driver parameter; the message says what is allowed."""
+
+    def __init__(self, driver_name: str, parameter: str, message: str) -> None:
+        super().__init__(f"{driver_name}: parameter {parameter!r}: {message}")
+        self.driver_name = driver_name
+        self.parameter = parameter
+        self.message = message
+
+    def __str__(self) -> str:
+        return str(self.args[0])

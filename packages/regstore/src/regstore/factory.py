@@ -1,0 +1,128 @@
+"""Find drivers by name: in-process registrations first, then ``regstore.drivers`` entry points.
+
+Entry points are loaded only when ``create`` asks for their name, so
+``import regstore`` never imports a cloud SDK.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from typing import Any
+
+from ._base import CheckedDriver
+from .driver import StorageDriver
+from .errors import InvalidStorageDriverError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "DriverFactory",
+    "available_drivers",
+    "create",
+    "driver_distributions",
+    "register",
+]
+
+ENTRY_POINT_GROUP = "regstore.drivers"
+DriverFactory = Callable[[Mapping[str, Any]], StorageDriver]
+
+#: Drivers published by the project: the extra that installs each one.
+KNOWN_EXTRAS = {"s3": "s3", "s3aws": "s3", "azure": "azure", "gcs": "gcs"}
+
+_registry: dict[str, DriverFactory] = {}
+_lock = threading.Lock()
+
+
+def register(name: str, factory: DriverFactory) -> None:
+    """Register ``factory`` under ``name`` in this process; a second registration is a ValueError."""
+    if not callable(factory):
+        raise TypeError(f"the factory for driver {name!r} must be callable")
+    with _lock:
+        if name in _registry:
+            raise ValueError(f"a storage driver named {name!r} is already registered")
+        _registry[name] = factory
+
+
+def _entry_points(name: str | None = None) -> list[metadata.EntryPoint]:
+    found = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if name is None:
+        return list(found)
+    return [entry for entry in found if entry.name == name]
+
+
+def _distribution(entry: metadata.EntryPoint) -> str:
+    dist = entry.dist
+    if dist is None:
+        return f"<unknown distribution of {entry.value}>"
+    return f"{dist.name} {dist.version}"
+
+
+def driver_distributions() -> dict[str, list[str]]:
+    """Every installed driver name with the distributions (``name version``) that offer it."""
+    offered: dict[str, set[str]] = {}
+    for entry in _entry_points():
+        offered.setdefault(entry.name, set()).add(_distribution(entry))
+    with _lock:
+        for name in _registry:
+            offered.setdefault(name, set()).add("<registered in-process>")
+    return {name: sorted(dists) for name, dists in sorted(offered.items())}
+
+
+def _load(name: str) -> DriverFactory:
+    with _lock:
+        factory = _registry.get(name)
+    if factory is not None:
+        return factory
+    entries = _entry_points(name)
+    # One distribution can show up twice on sys.path (editable + site); count distributions.
+    by_dist = {_distribution(entry): entry for entry in entries}
+    if len(by_dist) > 1:
+        names = " and ".join(sorted(by_dist))
+        raise InvalidStorageDriverError(
+            name,
+            f"storage driver {name!r} is offered by more than one installed distribution"
+            f" ({names}); uninstall one of them",
+        )
+    if not by_dist:
+        extra = KNOWN_EXTRAS.get(name)
+        if extra is not None:
+            raise InvalidStorageDriverError(
+                name,
+                f"storage driver {name!r} is not installed; install it with:"
+                f' pip install "regstore[{extra}]"',
+            )
+        known = ", ".join(available_drivers()) or "none"
+        raise InvalidStorageDriverError(
+            name, f"storage driver not registered: {name!r} (available: {known})"
+        )
+    loaded = next(iter(by_dist.values())).load()
+    if not callable(loaded):
+        raise InvalidStorageDriverError(
+            name, f"the entry point for storage driver {name!r} is not callable"
+        )
+    factory_fn: DriverFactory = loaded
+    return factory_fn
+
+
+def create(name: str, parameters: Mapping[str, Any] | None = None) -> StorageDriver:
+    """Build the driver called ``name`` from a parameters mapping (the registry's keys)."""
+    if not isinstance(name, str) or not name:
+        raise InvalidStorageDriverError(str(name), "a storage driver name is a non-empty string")
+    factory = _load(name)
+    driver = factory(dict(parameters or {}))
+    if not isinstance(driver, StorageDriver):
+        raise InvalidStorageDriverError(
+            name, f"the factory for {name!r} returned {type(driver).__name__}, not a StorageDriver"
+        )
+    if isinstance(driver, CheckedDriver):
+        return driver
+    return CheckedDriver(driver)
+
+
+def available_drivers() -> list[str]:
+    """Sorted names of every driver ``create`` accepts."""
+    names = {entry.name for entry in _entry_points()}
+    with _lock:
+        names.update(_registry)
+    return sorted(names)
