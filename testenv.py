@@ -1,0 +1,51 @@
+"""Helpers for every test in the repository: where the emulators are, fresh names.
+
+Import them as ``from testenv import backend_env, unique_name`` (this root
+folder is on ``sys.path`` during tests because this conftest lives here).
+
+``scripts/test`` starts every emulator and exports ``REGSTORE_TEST_*`` variables
+(see ``scripts/emulators.py``). A test that needs a backend asks for it with
+``backend_env``; without the variables it skips with the command that starts
+them, unless ``REGSTORE_REQUIRE_ALL_BACKENDS=1`` (as in CI) makes it fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+#: The variables each backend exports, by the name ``scripts/emulators.py`` uses.
+BACKEND_VARIABLES = {
+    "moto": ("REGSTORE_TEST_MOTO_ENDPOINT",),
+    "rgw": (
+        "REGSTORE_TEST_RGW_ENDPOINT",
+        "REGSTORE_TEST_RGW_ACCESS_KEY",
+        "REGSTORE_TEST_RGW_SECRET_KEY",
+    ),
+    "azurite": ("REGSTORE_TEST_AZURITE_ENDPOINT", "REGSTORE_TEST_AZURITE_CONNECTION_STRING"),
+    "fakegcs": ("REGSTORE_TEST_FAKEGCS_ENDPOINT",),
+    "gcpemu": ("REGSTORE_TEST_GCPEMU_ENDPOINT",),
+}
+
+
+def backend_env(*names: str) -> dict[str, str]:
+    """The ``REGSTORE_TEST_*`` variables of the named backends, or skip/fail when absent."""
+    wanted = [var for name in names for var in BACKEND_VARIABLES[name]]
+    missing = [var for var in wanted if not os.environ.get(var)]
+    if missing:
+        message = (
+            f"backend {', '.join(names)} not running ({', '.join(missing)} unset);"
+            " start it with: scripts/test, or .venv/bin/python scripts/emulators.py start"
+            f" {' '.join(names)} && . .emulators/run/env.sh"
+        )
+        if os.environ.get("REGSTORE_REQUIRE_ALL_BACKENDS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return {var: os.environ[var] for var in wanted}
+
+
+def unique_name(prefix: str = "t") -> str:
+    """A short name no other test (or xdist worker) uses: for buckets and root directories."""
+    return f"{prefix}{uuid.uuid4().hex[:16]}"
