@@ -163,9 +163,7 @@ class FileWriter(ABC):
 
     def _check_open(self, operation: str) -> None:
         if self._state != "open":
-            raise WriterClosedError(
-                self.path, self._state, operation, driver_name=self.driver_name
-            )
+            raise WriterClosedError(self.path, self._state, operation, driver_name=self.driver_name)
 
     def _guard(self, operation: str, call: Callable[..., None], *args: object) -> None:
         from ._base import translate_error
@@ -220,7 +218,10 @@ class StorageDriver(ABC):
 
     @abstractmethod
     def list(self, path: str) -> builtins.list[str]:
-        """Absolute paths of the direct children, sorted; missing or a file: ``PathNotFoundError``."""
+        """Absolute paths of the direct children, sorted.
+
+        A missing path or a file: ``PathNotFoundError``.
+        """
 
     @abstractmethod
     def move(self, source: str, dest: str) -> None:

@@ -35,7 +35,7 @@ _lock = threading.Lock()
 
 
 def register(name: str, factory: DriverFactory) -> None:
-    """Register ``factory`` under ``name`` in this process; a second registration is a ValueError."""
+    """Register ``factory`` under ``name`` in this process; registering twice is a ValueError."""
     if not callable(factory):
         raise TypeError(f"the factory for driver {name!r} must be callable")
     with _lock:
@@ -59,7 +59,7 @@ def _distribution(entry: metadata.EntryPoint) -> str:
 
 
 def driver_distributions() -> dict[str, list[str]]:
-    """Every installed driver name with the distributions (``name version``) that offer it."""
+    """Every installed driver name, with the distributions (``name version``) offering it."""
     offered: dict[str, set[str]] = {}
     for entry in _entry_points():
         offered.setdefault(entry.name, set()).add(_distribution(entry))

@@ -30,7 +30,7 @@ def check_path(path: object, *, allow_root: bool = False) -> str:
 
 
 def is_below(path: str, directory: str) -> bool:
-    """True when ``path`` lies strictly below ``directory`` (``/a/b`` is below ``/a``, ``/ab`` is not)."""
+    """True when ``path`` lies strictly below ``directory``: ``/a/b`` is, ``/ab`` is not."""
     if directory == ROOT:
         return path != ROOT
     return path.startswith(directory + "/")

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any, Union
+from typing import IO, Any
 
 from ..driver import FileInfo, FileWriter, Prune, StorageDriver
 from ..errors import DriverError, PathNotFoundError
@@ -37,7 +37,7 @@ class _File:
 
 @dataclass
 class _Dir:
-    children: dict[str, Union[_Dir, _File]] = field(default_factory=dict)
+    children: dict[str, _Dir | _File] = field(default_factory=dict)
     mod_time: datetime = EPOCH
 
 
