@@ -1,0 +1,210 @@
+"""Filesystem building blocks for the filesystem driver: layout, symlink check, durable writes.
+
+Every name the driver keeps for itself contains ``~`` (temp files, the
+``~uploads`` folder), which no valid path component can, so such names never
+collide with stored paths and are filtered out of listings.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+import stat
+import sys
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime, timezone
+from typing import TypeVar
+
+from ..errors import DriverError
+
+__all__ = [
+    "ATTEMPTS",
+    "HIDDEN",
+    "StorageRoot",
+    "create_in",
+    "fsync_dir",
+    "is_hidden",
+    "mod_time",
+    "remove_empty_dirs",
+    "remove_tree",
+    "replace_into",
+    "temp_name",
+    "write_all",
+]
+
+T = TypeVar("T")
+
+#: The marker of every name the driver keeps for itself.
+HIDDEN = "~"
+UPLOADS = "~uploads"
+#: Tries of an operation whose directory a concurrent delete keeps removing.
+ATTEMPTS = 100
+_DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+
+
+def is_hidden(name: str) -> bool:
+    """True for the driver's own names (temp files, ``~uploads``)."""
+    return HIDDEN in name
+
+
+def temp_name(directory: str, kind: str = "tmp") -> str:
+    """A fresh hidden file name in ``directory``, short whatever the target's name."""
+    return os.path.join(directory, f"{HIDDEN}{kind}.{secrets.token_hex(8)}")
+
+
+def mod_time(st: os.stat_result) -> datetime:
+    """The modification time of a stat result, timezone-aware UTC."""
+    return datetime.fromtimestamp(st.st_mtime, timezone.utc)
+
+
+class StorageRoot:
+    """The root directory: maps driver paths to local paths, refusing symlink escapes."""
+
+    def __init__(self, directory: str) -> None:
+        self.path = os.path.abspath(directory)
+        # Local paths are ``base + path``; for the root "/" itself base is "".
+        self.base = self.path.rstrip("/\\")
+        self.real = os.path.realpath(self.path)
+        self.uploads = f"{self.base}/{UPLOADS}"
+
+    def local(self, path: str) -> str:
+        """``rootdirectory + path``, after checking it stays inside the root."""
+        if path == "/":
+            return self.path
+        self.check(path, path)
+        return self.base + path
+
+    def upload_dir(self, path: str) -> str:
+        """The directory holding the pending upload of ``path`` (under ``~uploads``)."""
+        self.check(path, f"/{UPLOADS}{path}")
+        return self.uploads + path
+
+    def contains(self, local: str) -> bool:
+        """True when ``local`` resolves (through any symlinks) to the root or below it."""
+        real = os.path.realpath(local)
+        return real == self.real or real.startswith(self.real.rstrip(os.sep) + os.sep)
+
+    def check(self, path: str, below: str) -> None:
+        """Refuse ``path`` when a symlink on the way to ``base + below`` leads outside the root.
+
+        One ``lstat`` per existing component below the root; the expensive
+        resolution runs only for the components that are symlinks.
+        """
+        current = self.base
+        for part in below[1:].split("/"):
+            current = f"{current}/{part}"
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError:
+                return  # nothing exists further down, so nothing resolves elsewhere
+            if stat.S_ISLNK(mode) and not self.contains(current):
+                raise DriverError(
+                    f"refusing {path}: the path leaves the storage root {self.path}"
+                    f" through the symbolic link {current}"
+                )
+
+
+def fsync_dir(directory: str) -> None:
+    """Make the entries of ``directory`` durable (a no-op where directories cannot be opened)."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(directory, _DIRECTORY_FLAGS)
+    except FileNotFoundError:
+        return  # removed by a concurrent delete: nothing left to make durable
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: memoryview | bytearray) -> None:
+    """Write all of ``data`` to ``fd``, continuing after short writes."""
+    view = memoryview(data)
+    try:
+        written = 0
+        total = view.nbytes
+        while written < total:
+            written += os.write(fd, view[written:])
+    finally:
+        view.release()
+
+
+def create_in(directory: str, create: Callable[[], T]) -> T:
+    """Run ``create`` (which makes an entry in ``directory``), recreating the directory if needed.
+
+    A concurrent delete may remove an empty directory between our ``makedirs``
+    and our ``open``/``replace``; then the directory is made again, a bounded
+    number of times.
+    """
+    for _ in range(ATTEMPTS):
+        try:
+            return create()
+        except FileNotFoundError:
+            pass
+        with suppress(FileNotFoundError):  # a parent vanished meanwhile: try again
+            os.makedirs(directory, exist_ok=True)
+    raise DriverError(
+        f"cannot write in {directory}: concurrent deletes removed it {ATTEMPTS} times in a row"
+    )
+
+
+def replace_into(source: str, target: str, directory: str) -> None:
+    """``os.replace(source, target)``, recreating ``directory`` (the target's) if it vanished.
+
+    Raises ``FileNotFoundError`` when ``source`` itself is gone.
+    """
+    for _ in range(ATTEMPTS):
+        try:
+            os.replace(source, target)
+            return
+        except FileNotFoundError:
+            if not os.path.lexists(source):
+                raise
+        with suppress(FileNotFoundError):  # a parent vanished meanwhile: try again
+            os.makedirs(directory, exist_ok=True)
+    raise DriverError(
+        f"cannot move into {directory}: concurrent deletes removed it {ATTEMPTS} times in a row"
+    )
+
+
+def remove_empty_dirs(directory: str, stop: str) -> None:
+    """Remove ``directory`` and its parents while they are empty, up to (not including) ``stop``."""
+    stop = stop.rstrip("/\\")
+    while len(directory.rstrip("/\\")) > len(stop) and directory.startswith(stop):
+        try:
+            os.rmdir(directory)
+        except FileNotFoundError:
+            pass  # already removed by someone else: its parent may be empty now
+        except OSError:
+            return  # not empty (or not ours to remove): stop here
+        directory = os.path.dirname(directory)
+
+
+def _ignore_missing(function: object, path: str, exc: BaseException) -> None:
+    if not isinstance(exc, FileNotFoundError):
+        raise exc
+
+
+def remove_tree(directory: str) -> None:
+    """Remove a directory tree without following symlinks, tolerating concurrent deletes.
+
+    A concurrent writer that adds a file while the tree goes makes the last
+    ``rmdir`` fail; the removal then runs again, a bounded number of times.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            if sys.version_info >= (3, 12):
+                shutil.rmtree(directory, onexc=_ignore_missing)
+            else:
+                shutil.rmtree(directory, onerror=lambda f, p, info: _ignore_missing(f, p, info[1]))
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt + 1 == ATTEMPTS:
+                raise

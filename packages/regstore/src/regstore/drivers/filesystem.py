@@ -1,0 +1,309 @@
+"""The filesystem driver: the distribution registry's on-disk layout, with atomic, durable writes.
+
+Path ``P`` is the file ``rootdirectory + P``, so an existing registry's
+directory is used in place. Parameters are the registry's: ``rootdirectory``
+(default ``/var/lib/registry``, created on the first write) and ``maxthreads``
+(default 100, values below 25 are raised to 25), the number of calls that may
+run at once.
+
+What this driver does where the contract leaves a choice:
+
+- ``put_content`` writes a hidden temp file beside the target, fsyncs and
+  closes it, renames it over the target and fsyncs the directory: a reader or
+  a crash sees the old content or the new, never a torn file.
+- The pending upload of ``P`` is the file ``<root>/~uploads/P/~data``; any
+  instance or process over the same root resumes it. ``append=True`` with no
+  pending upload on committed non-empty content resumes from a copy of it.
+- A missing root is an empty store: ``list("/")`` is ``[]``, ``walk("/")``
+  yields nothing and ``stat("/")`` is a directory.
+- A directory holding no files (left by another tool) is still a directory.
+- Moving a directory, storing a file where a directory is, or below a file,
+  raises ``DriverError``.
+- Symbolic links are followed while they stay inside the root. A path that
+  leaves the root through one raises ``DriverError``; ``list`` and ``walk``
+  leave such links out, and ``walk`` does not enter linked directories (so a
+  link cycle cannot trap it).
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import stat as stat_module
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
+from typing import IO, Any
+
+from ..driver import FileInfo, FileWriter, Prune, StorageDriver
+from ..errors import DriverError, PathNotFoundError
+from ..params import Parameters
+from ..paths import ROOT
+from ..walking import EPOCH, walk_tree
+from ._fserrors import os_error
+from ._fsutil import (
+    ATTEMPTS,
+    StorageRoot,
+    create_in,
+    fsync_dir,
+    is_hidden,
+    mod_time,
+    remove_empty_dirs,
+    remove_tree,
+    replace_into,
+    temp_name,
+    write_all,
+)
+from ._fswriter import open_writer
+
+__all__ = ["FilesystemDriver"]
+
+DEFAULT_ROOT = "/var/lib/registry"
+DEFAULT_MAXTHREADS = 100
+MIN_MAXTHREADS = 25
+_NOT_THERE = (FileNotFoundError, NotADirectoryError)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+class FilesystemDriver(StorageDriver):
+    """Files in a local directory tree, laid out as the distribution registry lays them out."""
+
+    def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
+        params = Parameters("filesystem", parameters, known=("rootdirectory", "maxthreads"))
+        given = params.raw("rootdirectory")
+        if isinstance(given, os.PathLike):
+            directory = os.fsdecode(given)
+        else:
+            directory = params.string("rootdirectory", DEFAULT_ROOT) or DEFAULT_ROOT
+        self._root = StorageRoot(directory)
+        self._limit = params.integer(
+            "maxthreads", DEFAULT_MAXTHREADS, minimum=MIN_MAXTHREADS, clamp_minimum=True
+        )
+
+    @property
+    def name(self) -> str:
+        return "filesystem"
+
+    # The base class declares a class-wide default; this driver's limit is a parameter.
+    @property
+    def concurrency_limit(self) -> int:  # type: ignore[override]
+        """``maxthreads``: how many calls may run at once."""
+        return self._limit
+
+    @property
+    def rootdirectory(self) -> str:
+        """The absolute root directory."""
+        return self._root.path
+
+    def __repr__(self) -> str:
+        return f"FilesystemDriver(rootdirectory={self._root.path!r}, maxthreads={self._limit})"
+
+    def _error(self, exc: OSError, action: str, path: str, *, writing: bool = False) -> DriverError:
+        return os_error(exc, action, path, self._root.path, writing=writing)
+
+    # -- reading ----------------------------------------------------------------
+
+    def get_content(self, path: str) -> bytes:
+        local = self._root.local(path)
+        try:
+            with open(local, "rb") as file:
+                return file.read()
+        except (*_NOT_THERE, IsADirectoryError):
+            raise PathNotFoundError(path) from None
+        except OSError as exc:
+            raise self._error(exc, "read", path) from exc
+
+    def reader(self, path: str, offset: int = 0) -> IO[bytes]:
+        local = self._root.local(path)
+        try:
+            file = open(local, "rb")  # noqa: SIM115 - the caller owns and closes it
+        except (*_NOT_THERE, IsADirectoryError):
+            raise PathNotFoundError(path) from None
+        except OSError as exc:
+            raise self._error(exc, "read", path) from exc
+        if offset:
+            file.seek(offset)  # past the end is fine: reads return b""
+        return file
+
+    def stat(self, path: str) -> FileInfo:
+        local = self._root.local(path)
+        try:
+            st = os.stat(local)
+        except _NOT_THERE:
+            if path == ROOT:
+                return FileInfo(ROOT, 0, EPOCH, True)  # no root yet: an empty store
+            raise PathNotFoundError(path) from None
+        except OSError as exc:
+            raise self._error(exc, "stat", path) from exc
+        if stat_module.S_ISDIR(st.st_mode):
+            return FileInfo(path, 0, mod_time(st), True)
+        if path == ROOT:
+            raise DriverError(f"the storage root {self._root.path} is not a directory")
+        return FileInfo(path, st.st_size, mod_time(st), False)
+
+    def list(self, path: str) -> builtins.list[str]:
+        local = self._root.local(path)
+        try:
+            with os.scandir(local) as entries:
+                names = [
+                    entry.name
+                    for entry in entries
+                    if not is_hidden(entry.name)
+                    and (not entry.is_symlink() or self._root.contains(entry.path))
+                ]
+        except _NOT_THERE as exc:
+            if path != ROOT:
+                raise PathNotFoundError(path) from None
+            if isinstance(exc, NotADirectoryError):
+                raise DriverError(f"the storage root {self._root.path} is not a directory") from exc
+            return []  # no root yet: an empty store
+        except OSError as exc:
+            raise self._error(exc, "list", path) from exc
+        names.sort()
+        base = "" if path == ROOT else path
+        return [f"{base}/{name}" for name in names]
+
+    def walk(
+        self, path: str, *, start_after: str | None = None, prune: Prune | None = None
+    ) -> Iterator[FileInfo]:
+        top = self._root.local(path)
+        root = self._root
+        linked: set[str] = set()
+
+        def children(directory: str) -> builtins.list[FileInfo]:
+            if directory in linked:
+                return []  # reached through a symlink: not entered
+            local = top if directory == path else root.base + directory
+            base = "" if directory == ROOT else directory
+            found: builtins.list[FileInfo] = []
+            try:
+                with os.scandir(local) as entries:
+                    for entry in entries:
+                        name = entry.name
+                        if is_hidden(name):
+                            continue
+                        child = f"{base}/{name}"
+                        if entry.is_symlink():
+                            if not root.contains(entry.path):
+                                continue
+                            if entry.is_dir():
+                                linked.add(child)
+                        if entry.is_dir():
+                            found.append(FileInfo(child, 0, EPOCH, True))
+                        elif entry.is_file():
+                            try:
+                                st = entry.stat()
+                            except FileNotFoundError:
+                                continue  # deleted while we walked
+                            found.append(FileInfo(child, st.st_size, mod_time(st), False))
+            except _NOT_THERE as exc:
+                if directory != ROOT:
+                    raise PathNotFoundError(directory) from None
+                if isinstance(exc, NotADirectoryError):
+                    raise DriverError(f"the storage root {root.path} is not a directory") from exc
+                return []  # no root yet: an empty store
+            except OSError as exc:
+                raise self._error(exc, "walk", directory) from exc
+            return found
+
+        return walk_tree(children, path, start_after=start_after, prune=prune)
+
+    # -- writing ----------------------------------------------------------------
+
+    def put_content(self, path: str, content: bytes | bytearray | memoryview) -> None:
+        target = self._root.local(path)
+        directory = os.path.dirname(target)
+        data = memoryview(content).cast("B")
+        try:
+            for _ in range(ATTEMPTS):
+                temp = temp_name(directory)
+                try:
+                    fd = create_in(directory, lambda: os.open(temp, _CREATE, 0o666))  # noqa: B023
+                    try:
+                        write_all(fd, data)
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)  # before the rename: Windows cannot rename an open file
+                    os.replace(temp, target)
+                except FileNotFoundError:
+                    continue  # a concurrent delete took the temp file with its directory
+                except BaseException:
+                    _discard(temp)
+                    raise
+                fsync_dir(directory)
+                return
+            raise DriverError(
+                f"cannot store {path}: concurrent deletes kept removing its directory"
+                f" (storage root {self._root.path})"
+            )
+        except OSError as exc:
+            remove_empty_dirs(directory, self._root.path)
+            raise self._error(exc, "store", path, writing=True) from exc
+        finally:
+            data.release()
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        return open_writer(self._root, path, append, self.name)
+
+    def move(self, source: str, dest: str) -> None:
+        origin = self._root.local(source)
+        target = self._root.local(dest)
+        try:
+            st = os.stat(origin)
+        except _NOT_THERE:
+            raise PathNotFoundError(source) from None
+        except OSError as exc:
+            raise self._error(exc, "move", source) from exc
+        if stat_module.S_ISDIR(st.st_mode):
+            raise DriverError(
+                f"cannot move {source}: it is a directory, and the filesystem driver"
+                " moves files only"
+            )
+        if source == dest:
+            return
+        directory = os.path.dirname(target)
+        try:
+            replace_into(origin, target, directory)
+            fsync_dir(directory)
+        except FileNotFoundError:
+            remove_empty_dirs(directory, self._root.path)
+            raise PathNotFoundError(source) from None  # moved away by someone else meanwhile
+        except OSError as exc:
+            remove_empty_dirs(directory, self._root.path)
+            raise self._error(exc, f"move {source} to", dest, writing=True) from exc
+        remove_empty_dirs(os.path.dirname(origin), self._root.path)
+
+    def delete(self, path: str) -> None:
+        local = self._root.local(path)
+        uploads = self._root.upload_dir(path)
+        found = False
+        try:
+            found = _remove(local)
+            if _remove(uploads):
+                found = True
+        except OSError as exc:
+            raise self._error(exc, "delete", path, writing=True) from exc
+        remove_empty_dirs(os.path.dirname(local), self._root.path)
+        remove_empty_dirs(os.path.dirname(uploads), self._root.path)
+        if not found:
+            raise PathNotFoundError(path)
+
+
+def _remove(local: str) -> bool:
+    """Remove a file, a link or a directory tree; False when nothing was there."""
+    try:
+        mode = os.lstat(local).st_mode
+    except _NOT_THERE:
+        return False
+    try:
+        if stat_module.S_ISDIR(mode):
+            remove_tree(local)
+        else:
+            os.unlink(local)
+    except FileNotFoundError:
+        pass  # a concurrent delete got there first
+    return True
+
+
+def _discard(temp: str) -> None:
+    with suppress(OSError):
+        os.unlink(temp)
