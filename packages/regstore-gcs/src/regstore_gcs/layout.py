@@ -1,0 +1,94 @@
+"""Where paths and pending uploads live in the bucket.
+
+Paths are stored where the distribution registry's gcs driver stores them:
+the key ``rootdirectory + path`` without the leading ``/``. Pending uploads
+live under ``<rootdirectory>/~regstore/uploads/<path>/``; ``~`` is not a valid
+path character, so no path can name them, and they sort after every path.
+"""
+
+from __future__ import annotations
+
+from regstore.errors import InvalidPathError
+from regstore.paths import ROOT, check_path, join_key
+
+__all__ = ["HIDDEN", "Layout"]
+
+#: The top-level name under ``rootdirectory`` that holds the driver's own objects.
+HIDDEN = "~regstore"
+
+_STATE = "~state"
+_PART = "~part-"
+_COMPOSE = "~compose-"
+
+
+class Layout:
+    """Maps paths to object names and back, for one ``rootdirectory``."""
+
+    def __init__(self, rootdirectory: str) -> None:
+        self.root = rootdirectory.strip("/")
+        #: Every object of this store starts with this prefix ("" for the bucket root).
+        self.prefix = f"{self.root}/" if self.root else ""
+        #: The driver's own objects start with this prefix.
+        self.hidden_prefix = f"{self.prefix}{HIDDEN}/"
+
+    def key(self, path: str) -> str:
+        """The object name of a file path."""
+        return join_key(self.root, path)
+
+    def children_prefix(self, path: str) -> str:
+        """The prefix every object below the directory ``path`` starts with."""
+        return self.prefix if path == ROOT else self.key(path) + "/"
+
+    def path(self, name: str) -> str | None:
+        """The path an object name stands for, or None (hidden or not a valid path)."""
+        if not name.startswith(self.prefix):
+            return None
+        candidate = "/" + name[len(self.prefix) :]
+        try:
+            return check_path(candidate)
+        except InvalidPathError:
+            return None
+
+    def start_offset(self, after: str) -> str | None:
+        """A listing ``startOffset`` at or before the first path sorting after ``after``.
+
+        Returns ``""`` when no path sorts after ``after``, None when every path
+        does. The result may be earlier than exact (callers still filter):
+        characters outside printable ASCII are cut, as object names avoid them.
+        """
+        if not after.startswith("/"):
+            return None if after < "/" else ""
+        printable = after
+        for index, char in enumerate(after):
+            if not " " <= char <= "~":
+                printable = after[:index]
+                break
+        return self.prefix + printable[1:]
+
+    # -- pending uploads --------------------------------------------------------
+
+    def upload_dir(self, path: str) -> str:
+        """The prefix (without ``/``) under which the pending upload of ``path`` lives.
+
+        The upload of ``/a`` owns the ``~`` names directly below it; uploads of
+        paths below ``/a`` live in sub-prefixes, so ``upload_dir(p) + "/"``
+        covers every pending upload at or below ``p``.
+        """
+        return f"{self.prefix}{HIDDEN}/uploads{path}"
+
+    def state_name(self, path: str) -> str:
+        """The object holding an upload's state and its unsent tail."""
+        return f"{self.upload_dir(path)}/{_STATE}"
+
+    def part_name(self, path: str, index: int) -> str:
+        """The object holding part ``index`` (from 1) of an upload."""
+        return f"{self.upload_dir(path)}/{_PART}{index:08d}"
+
+    def compose_name(self, path: str, level: int, index: int) -> str:
+        """An intermediate object of a chained compose at ``commit``."""
+        return f"{self.upload_dir(path)}/{_COMPOSE}{level}-{index:06d}"
+
+    def owns(self, path: str, name: str) -> bool:
+        """True when ``name`` belongs to the pending upload of ``path`` itself."""
+        rest = name[len(self.upload_dir(path)) + 1 :]
+        return name.startswith(self.upload_dir(path) + "/~") and "/" not in rest

@@ -1,0 +1,131 @@
+"""A streamed reader over ranged GETs of one object generation.
+
+Each fetch asks for the next window of bytes (``chunksize``), so memory stays
+bounded whatever the object's size. Every fetch names the generation seen
+when the reader was opened: an object replaced mid-read fails the read
+instead of mixing two versions.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from google.cloud.storage import Blob
+
+from regstore.errors import DriverError
+
+__all__ = ["ObjectReader"]
+
+
+class ObjectReader(io.RawIOBase):
+    """Reads ``blob`` (of ``size`` bytes) from ``offset``, ``window`` bytes per request."""
+
+    def __init__(
+        self,
+        blob: Blob,
+        *,
+        path: str,
+        size: int,
+        generation: int | None,
+        offset: int,
+        window: int,
+        retry: Any,
+        guard: Callable[[Callable[[], bytes]], bytes],
+    ) -> None:
+        super().__init__()
+        self._blob = blob
+        self._path = path
+        self._size = size
+        self._generation = generation
+        self._pos = min(offset, size)
+        self._window = window
+        self._retry = retry
+        self._guard = guard
+        self._chunk = b""
+        self._chunk_pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to ``offset``; past the end reads as end of file."""
+        self._check()
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}.get(whence)
+        if base is None:
+            raise ValueError(f"invalid whence {whence!r} (0, 1 or 2)")
+        target = base + offset
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        chunk_start = self._pos - self._chunk_pos
+        if chunk_start <= target < chunk_start + len(self._chunk):
+            self._chunk_pos = target - chunk_start
+        else:
+            self._chunk, self._chunk_pos = b"", 0
+        self._pos = target
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` as far as the object goes (never a short read before the end)."""
+        self._check()
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view) and self._pos < self._size:
+            if self._chunk_pos >= len(self._chunk):
+                self._fetch(max(self._window, len(view) - filled))
+            taken = min(len(view) - filled, len(self._chunk) - self._chunk_pos)
+            view[filled : filled + taken] = self._chunk[self._chunk_pos : self._chunk_pos + taken]
+            self._chunk_pos += taken
+            self._pos += taken
+            filled += taken
+        return filled
+
+    def readall(self) -> bytes:
+        """The rest of the object, fetched in one request."""
+        self._check()
+        head = self._chunk[self._chunk_pos :]
+        self._pos += len(head)
+        self._chunk, self._chunk_pos = b"", 0
+        if self._pos >= self._size:
+            return bytes(head)
+        rest = self._download(self._pos, self._size - 1)
+        self._pos += len(rest)
+        return bytes(head) + rest if head else rest
+
+    def close(self) -> None:
+        self._chunk = b""
+        super().close()
+
+    def _check(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on a closed reader")
+
+    def _fetch(self, length: int) -> None:
+        end = min(self._size, self._pos + length) - 1
+        self._chunk = self._download(self._pos, end)
+        self._chunk_pos = 0
+
+    def _download(self, start: int, end: int) -> bytes:
+        def fetch() -> bytes:
+            data: bytes = self._blob.download_as_bytes(
+                start=start,
+                end=end,
+                checksum=None,
+                if_generation_match=self._generation,
+                retry=self._retry,
+            )
+            if len(data) != end - start + 1:
+                raise DriverError(
+                    f"read {self._path}: asked for bytes {start}-{end} of {self._size},"
+                    f" got {len(data)}; the object changed while it was read"
+                )
+            return data
+
+        return self._guard(fetch)

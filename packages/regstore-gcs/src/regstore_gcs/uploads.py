@@ -1,0 +1,189 @@
+"""Pending uploads kept as staged part objects plus one state object.
+
+An upload of ``path`` is a run of part objects of ``part_size`` bytes each
+(``~part-00000001``, ...) and a state object (``~state``) whose content is
+the unsent tail (fewer than ``part_size`` bytes) and whose metadata counts
+the parts. The state object is written last, in one request, so it always
+describes parts that exist: any process resumes from it. ``commit`` composes
+the parts (32 sources per compose, chained) into the final object in one
+last compose, so the object appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future, wait
+from dataclasses import dataclass
+from typing import Any
+
+from google.api_core import exceptions as api
+from google.cloud import storage
+
+from regstore.errors import DriverError
+
+from .deleting import Deleter
+from .layout import Layout
+
+__all__ = ["CONTENT_TYPE", "MAX_COMPONENTS", "MAX_COMPOSE_SOURCES", "Pending", "UploadStore"]
+
+CONTENT_TYPE = "application/octet-stream"
+#: Sources one compose request accepts.
+MAX_COMPOSE_SOURCES = 32
+#: Components one composite object may have: the most parts an upload can use.
+MAX_COMPONENTS = 1024
+
+_VERSION = "1"
+_META_VERSION = "regstore-upload"
+_META_PARTS = "regstore-parts"
+_META_PART_SIZE = "regstore-part-size"
+_META_SIZE = "regstore-size"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A pending upload as its state object describes it."""
+
+    parts: int
+    part_size: int
+    tail: bytes
+
+    @property
+    def size(self) -> int:
+        """Bytes in the upload: every part plus the tail."""
+        return self.parts * self.part_size + len(self.tail)
+
+
+class UploadStore:
+    """Reads and writes the staged objects of pending uploads in one bucket."""
+
+    def __init__(
+        self,
+        client: storage.Client,
+        bucket: storage.Bucket,
+        layout: Layout,
+        deleter: Deleter,
+        executor: Executor,
+        *,
+        retry: Any,
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._layout = layout
+        self._deleter = deleter
+        self._executor = executor
+        self._retry = retry
+
+    # -- state ------------------------------------------------------------------
+
+    def load(self, path: str) -> Pending | None:
+        """The pending upload of ``path``, or None when there is none."""
+        blob = self._bucket.blob(self._layout.state_name(path))
+        try:
+            blob.reload(retry=self._retry)
+        except api.NotFound:
+            return None
+        meta = blob.metadata or {}
+        try:
+            version = meta.get(_META_VERSION)
+            parts = int(meta[_META_PARTS])
+            part_size = int(meta[_META_PART_SIZE])
+            size = int(meta[_META_SIZE])
+        except (KeyError, ValueError):
+            version = None
+        if version != _VERSION:
+            raise DriverError(
+                f"the pending upload of {path} has unreadable state"
+                f" ({blob.name}); cancel it or delete the path"
+            )
+        tail = b""
+        if blob.size:
+            tail = blob.download_as_bytes(if_generation_match=blob.generation, retry=self._retry)
+        if parts < 0 or part_size <= 0 or size != parts * part_size + len(tail):
+            raise DriverError(
+                f"the pending upload of {path} has inconsistent state: {parts} parts of"
+                f" {part_size} bytes and a {len(tail)}-byte tail do not make {size} bytes"
+            )
+        return Pending(parts, part_size, tail)
+
+    def save(self, path: str, pending: Pending) -> None:
+        """Write the state object: the tail as content, the part count as metadata."""
+        blob = self._bucket.blob(self._layout.state_name(path))
+        blob.metadata = {
+            _META_VERSION: _VERSION,
+            _META_PARTS: str(pending.parts),
+            _META_PART_SIZE: str(pending.part_size),
+            _META_SIZE: str(pending.size),
+        }
+        blob.upload_from_string(pending.tail, content_type=CONTENT_TYPE, retry=self._retry)
+
+    def forget(self, path: str) -> None:
+        """Drop the state object so that a fresh upload starts from nothing."""
+        with contextlib.suppress(api.NotFound):
+            self._bucket.blob(self._layout.state_name(path)).delete(retry=self._retry)
+
+    # -- parts --------------------------------------------------------------------
+
+    def submit_part(self, path: str, index: int, data: bytes) -> Future[str]:
+        """Upload part ``index`` in the background."""
+        return self._executor.submit(self.put_part, path, index, data)
+
+    def put_part(self, path: str, index: int, data: bytes) -> str:
+        """Upload part ``index`` and return its object name."""
+        name = self._layout.part_name(path, index)
+        self.put(name, data)
+        return name
+
+    def put(self, name: str, data: bytes) -> None:
+        """Store ``data`` as the object ``name`` in one upload and check what arrived."""
+        blob = self._bucket.blob(name)
+        blob.upload_from_string(data, content_type=CONTENT_TYPE, retry=self._retry)
+        if blob.size is not None and blob.size != len(data):
+            raise DriverError(
+                f"the storage service stored {blob.size} bytes of {name} instead of {len(data)}"
+            )
+
+    # -- commit and cleanup -------------------------------------------------------
+
+    def publish(self, path: str, sources: Sequence[str], key: str) -> None:
+        """Compose ``sources`` into the object ``key``, chaining 32 sources per compose."""
+        level = 0
+        names = list(sources)
+        while len(names) > MAX_COMPOSE_SOURCES:
+            level += 1
+            merged: list[str] = []
+            jobs: list[Future[None]] = []
+            for index, start in enumerate(range(0, len(names), MAX_COMPOSE_SOURCES)):
+                group = names[start : start + MAX_COMPOSE_SOURCES]
+                if len(group) == 1:
+                    merged.append(group[0])
+                    continue
+                target = self._layout.compose_name(path, level, index)
+                jobs.append(self._executor.submit(self._compose, group, target))
+                merged.append(target)
+            wait(jobs)
+            for job in jobs:
+                job.result()
+            names = merged
+        self._compose(names, key)
+
+    def _compose(self, sources: Sequence[str], target: str) -> None:
+        # A fresh Blob: one that carries an earlier object's checksums is refused.
+        destination = self._bucket.blob(target)
+        destination.content_type = CONTENT_TYPE
+        destination.compose([self._bucket.blob(name) for name in sources], retry=self._retry)
+
+    def owned(self, path: str) -> list[str]:
+        """Names of every object the pending upload of ``path`` itself keeps."""
+        prefix = self._layout.upload_dir(path) + "/"
+        listing = self._client.list_blobs(
+            self._bucket, prefix=prefix, delimiter="/", retry=self._retry
+        )
+        return [blob.name for blob in listing if self._layout.owns(path, blob.name)]
+
+    def discard(self, path: str) -> bool:
+        """Delete every object of the pending upload of ``path``; True if there were any."""
+        names = self.owned(path)
+        if names:
+            self._deleter.delete(names)
+        return bool(names)
