@@ -44,11 +44,19 @@ def register(name: str, factory: DriverFactory) -> None:
         _registry[name] = factory
 
 
-def _entry_points(name: str | None = None) -> list[metadata.EntryPoint]:
-    found = metadata.entry_points(group=ENTRY_POINT_GROUP)
+def _entry_points(
+    name: str | None = None, group: str = ENTRY_POINT_GROUP
+) -> list[metadata.EntryPoint]:
+    found = metadata.entry_points(group=group)
     if name is None:
         return list(found)
     return [entry for entry in found if entry.name == name]
+
+
+def _by_distribution(entries: list[metadata.EntryPoint]) -> dict[str, metadata.EntryPoint]:
+    """The entry points keyed by ``"dist version"``: more than one key is a name clash."""
+    # One distribution can show up twice on sys.path (editable + site); count distributions.
+    return {_distribution(entry): entry for entry in entries}
 
 
 def _distribution(entry: metadata.EntryPoint) -> str:
@@ -74,9 +82,7 @@ def _load(name: str) -> DriverFactory:
         factory = _registry.get(name)
     if factory is not None:
         return factory
-    entries = _entry_points(name)
-    # One distribution can show up twice on sys.path (editable + site); count distributions.
-    by_dist = {_distribution(entry): entry for entry in entries}
+    by_dist = _by_distribution(_entry_points(name))
     if len(by_dist) > 1:
         names = " and ".join(sorted(by_dist))
         raise InvalidStorageDriverError(
