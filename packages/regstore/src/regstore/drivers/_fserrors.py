@@ -14,11 +14,11 @@ from ..errors import DriverError
 
 __all__ = ["os_error", "reason"]
 
-#: errno -> why, in words a user can act on.
+#: errno -> why, in words a user can act on ({root}: the storage root).
 _REASONS: dict[int, str] = {
-    errno.ENOSPC: "the disk holding the storage root is full",
+    errno.ENOSPC: "the disk holding the storage root {root} is full",
     errno.EFBIG: "the file is larger than the filesystem or the process's file size limit allows",
-    errno.EROFS: "the storage root is on a read-only filesystem",
+    errno.EROFS: "the storage root {root} is on a read-only filesystem",
     errno.EISDIR: "it is a directory, where a file is expected",
     errno.ENOTDIR: "a part of the path is a file, where a directory is expected",
     errno.EEXIST: "a file is in the way, where a directory is expected",
@@ -30,17 +30,21 @@ _REASONS: dict[int, str] = {
     errno.ENOENT: "a file or directory on the way vanished",
 }
 if hasattr(errno, "EDQUOT"):
-    _REASONS[errno.EDQUOT] = "the disk quota of the storage root is exhausted"
+    _REASONS[errno.EDQUOT] = "the disk quota for the storage root {root} is exhausted"
 
 
-def reason(exc: OSError) -> str:
+def reason(exc: OSError, root: str) -> str:
     """Why ``exc`` happened, as a clause."""
     if exc.errno in (errno.EACCES, errno.EPERM):
-        where = f" on {exc.filename}" if exc.filename else ""
-        return f"permission denied{where}"
+        name = exc.filename
+        if not isinstance(name, str):
+            return "permission denied"
+        if "~" in os.path.basename(name):  # our temp or upload file: the folder is what matters
+            return f"permission denied in {os.path.dirname(name)}"
+        return f"permission denied on {name}"
     known = _REASONS.get(exc.errno or 0)
     if known is not None:
-        return known
+        return known.format(root=root)
     return (exc.strerror or type(exc).__name__).lower()
 
 
@@ -66,8 +70,8 @@ def os_error(
     refused directly in the root, says that the storage root cannot be
     created or written, since that is what to fix.
     """
-    why = reason(exc)
-    if _outside(exc.filename, root):
+    why = reason(exc, root)
+    if _outside(exc.filename, root) or (writing and not os.path.isdir(root)):
         return DriverError(
             f"cannot {action} {path}: the storage root {root} cannot be created or written ({why})"
         )
@@ -76,4 +80,5 @@ def os_error(
         return DriverError(
             f"cannot {action} {path}: the storage root {root} is not writable ({why})"
         )
-    return DriverError(f"cannot {action} {path}: {why} (storage root {root})")
+    where = "" if "storage root" in why else f" (storage root {root})"
+    return DriverError(f"cannot {action} {path}: {why}{where}")

@@ -98,23 +98,26 @@ class FilesystemWriter(FileWriter):
     def _error(self, exc: OSError, action: str) -> DriverError:
         return os_error(exc, action, self.path, self._root.path, writing=True)
 
-    def _write(self, data: memoryview) -> None:
-        if len(self._buffer) + data.nbytes < BUFFER_SIZE:
-            self._buffer += data
-        elif data.nbytes < BUFFER_SIZE:
-            self._buffer += data
-            self._drain()
-        else:
-            self._drain(data)
-
-    def _drain(self, data: memoryview | None = None) -> None:
-        """Write the buffer (then ``data``) to the pending file, all or nothing."""
-        fd = self._fd
-        if fd is None:
+    def _open_fd(self) -> int:
+        if self._fd is None:
             raise DriverError(
                 f"the writer of {self.path} cannot continue after a failed commit;"
                 " resume the upload with writer(path, append=True)"
             )
+        return self._fd
+
+    def _write(self, data: memoryview) -> None:
+        fd = self._open_fd()
+        if len(self._buffer) + data.nbytes < BUFFER_SIZE:
+            self._buffer += data
+        elif data.nbytes < BUFFER_SIZE:
+            self._buffer += data
+            self._drain(fd)
+        else:
+            self._drain(fd, data)
+
+    def _drain(self, fd: int, data: memoryview | None = None) -> None:
+        """Write the buffer (then ``data``) to the pending file, all or nothing."""
         try:
             if self._buffer:
                 write_all(fd, self._buffer)
@@ -134,7 +137,7 @@ class FilesystemWriter(FileWriter):
         if fd is None:
             return
         try:
-            self._drain()
+            self._drain(fd)
             os.fsync(fd)
         except OSError as exc:
             raise self._error(exc, action) from exc
@@ -152,11 +155,7 @@ class FilesystemWriter(FileWriter):
             raise self._error(exc, "close the upload of") from exc
 
     def _commit(self) -> None:
-        if self._fd is None:
-            raise DriverError(
-                f"cannot commit {self.path} after a failed commit; resume the upload with"
-                " writer(path, append=True)"
-            )
+        self._open_fd()
         self._sync("commit")
         target = self._root.local(self.path)
         directory = os.path.dirname(target)

@@ -1,0 +1,216 @@
+"""Pending uploads of the filesystem driver: kept under ``~uploads``, resumed by anyone.
+
+A registry's chunked upload may reach a different replica, or a restarted
+process, for every chunk; the pending file on disk is what carries it over.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import regstore
+from regstore import DriverError, PathNotFoundError, StorageDriver
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "registry"
+
+
+@pytest.fixture
+def driver(root: Path) -> StorageDriver:
+    return regstore.create("filesystem", {"rootdirectory": str(root)})
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def run_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter and return what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_closed_upload_is_a_file_under_uploads(driver: StorageDriver, root: Path) -> None:
+    with driver.writer("/repo/_uploads/u1/data") as upload:
+        upload.write(b"first chunk")
+    assert (root / "~uploads/repo/_uploads/u1/data/~data").read_bytes() == b"first chunk"
+    assert driver.list("/") == []
+    assert list(driver.walk("/")) == []
+    with pytest.raises(PathNotFoundError):
+        driver.stat("/repo")
+
+
+def test_close_persists_every_byte_written(driver: StorageDriver, root: Path) -> None:
+    upload = driver.writer("/u")
+    pieces = [b"a" * 10, b"b" * (1 << 20), b"c" * 3, b"d" * (3 << 20)]
+    for piece in pieces:
+        upload.write(piece)
+    upload.close()
+    assert (root / "~uploads/u/~data").read_bytes() == b"".join(pieces)
+    assert upload.size == sum(map(len, pieces))
+
+
+def test_resume_from_a_second_driver_instance(driver: StorageDriver, root: Path) -> None:
+    other = regstore.create("filesystem", {"rootdirectory": str(root)})
+    with driver.writer("/up") as first:
+        first.write(b"hello ")
+    with other.writer("/up", append=True) as second:
+        assert second.size == 6
+        second.write(b"world")
+        second.commit()
+    assert driver.get_content("/up") == b"hello world"
+    assert tree(root) == ["up"]
+
+
+def test_resume_in_another_process_both_ways(driver: StorageDriver, root: Path) -> None:
+    with driver.writer("/up") as upload:
+        upload.write(b"from parent, ")
+    printed = run_python(
+        f"""
+        import regstore
+        driver = regstore.create("filesystem", {{"rootdirectory": {str(root)!r}}})
+        with driver.writer("/up", append=True) as upload:
+            print(upload.size)
+            upload.write(b"from child, ")
+        """
+    )
+    assert printed.strip() == "13"
+    with driver.writer("/up", append=True) as upload:
+        assert upload.size == 25
+        upload.write(b"committed by a third writer")
+        upload.commit()
+    printed = run_python(
+        f"""
+        import regstore
+        driver = regstore.create("filesystem", {{"rootdirectory": {str(root)!r}}})
+        print(driver.get_content("/up").decode())
+        """
+    )
+    assert printed.strip() == "from parent, from child, committed by a third writer"
+    assert tree(root) == ["up"]
+
+
+def test_commit_removes_the_upload_folders(driver: StorageDriver, root: Path) -> None:
+    driver.put_content("/other/file", b"1")
+    with driver.writer("/a/b/c/upload") as upload:
+        upload.write(b"data")
+        upload.commit()
+    assert tree(root) == ["a", "a/b", "a/b/c", "a/b/c/upload", "other", "other/file"]
+
+
+def test_cancel_removes_the_upload_and_keeps_committed_content(
+    driver: StorageDriver, root: Path
+) -> None:
+    driver.put_content("/a/b", b"committed")
+    with driver.writer("/a/b") as upload:
+        upload.write(b"pending")
+    resumed = driver.writer("/a/b", append=True)
+    resumed.write(b" more")
+    resumed.cancel()
+    assert driver.get_content("/a/b") == b"committed"
+    assert tree(root) == ["a", "a/b"]
+
+
+def test_append_continues_from_a_copy_of_committed_content(
+    driver: StorageDriver, root: Path
+) -> None:
+    driver.put_content("/blob", b"abc")
+    with driver.writer("/blob", append=True) as upload:
+        assert upload.size == 3
+        upload.write(b"def")
+    assert driver.get_content("/blob") == b"abc"
+    with driver.writer("/blob", append=True) as upload:
+        assert upload.size == 6
+        upload.commit()
+    assert driver.get_content("/blob") == b"abcdef"
+    assert tree(root) == ["blob"]
+
+
+@pytest.mark.parametrize("committed", [None, b""])
+def test_append_without_pending_upload_starts_at_zero(
+    driver: StorageDriver, root: Path, committed: bytes | None
+) -> None:
+    if committed is not None:
+        driver.put_content("/p", committed)
+    with driver.writer("/p", append=True) as upload:
+        assert upload.size == 0
+        upload.write(b"x")
+        upload.commit()
+    assert driver.get_content("/p") == b"x"
+
+
+def test_a_resumed_writer_that_writes_nothing_commits_the_exact_size(
+    driver: StorageDriver,
+) -> None:
+    with driver.writer("/p") as upload:
+        upload.write(b"12345")
+    resumed = driver.writer("/p", append=True)
+    resumed.close()
+    final = driver.writer("/p", append=True)
+    assert final.size == 5
+    final.commit()
+    assert final.size == 5
+    assert driver.stat("/p").size == 5
+
+
+def test_a_new_writer_restarts_a_pending_upload(driver: StorageDriver) -> None:
+    with driver.writer("/p") as upload:
+        upload.write(b"old pending bytes")
+    with driver.writer("/p") as upload:
+        assert upload.size == 0
+        upload.write(b"new")
+        upload.commit()
+    assert driver.get_content("/p") == b"new"
+
+
+def test_a_failed_commit_keeps_the_upload_resumable(driver: StorageDriver, root: Path) -> None:
+    driver.put_content("/dir/inner", b"1")
+    upload = driver.writer("/dir")
+    upload.write(b"pending")
+    with pytest.raises(DriverError, match="is a directory"):
+        upload.commit()
+    with pytest.raises(DriverError, match="append=True"):
+        upload.write(b"more")
+    upload.close()
+    driver.delete("/dir/inner")
+    with driver.writer("/dir", append=True) as resumed:
+        assert resumed.size == 7
+        resumed.commit()
+    assert driver.get_content("/dir") == b"pending"
+    assert tree(root) == ["dir"]
+
+
+def test_commit_after_the_upload_was_deleted_says_so(driver: StorageDriver, root: Path) -> None:
+    upload = driver.writer("/repo/upload")
+    upload.write(b"data")
+    driver.delete("/repo")
+    with pytest.raises(DriverError, match="pending upload is gone"):
+        upload.commit()
+    upload.cancel()
+    assert tree(root) == []
+
+
+def test_delete_of_a_folder_discards_every_pending_upload_below(
+    driver: StorageDriver, root: Path
+) -> None:
+    for path in ("/repo/_uploads/1/data", "/repo/_uploads/2/data", "/repo/_uploads/2/data/x"):
+        with driver.writer(path) as upload:
+            upload.write(b"pending")
+    driver.delete("/repo/_uploads")
+    assert tree(root) == []
+    with pytest.raises(PathNotFoundError):
+        driver.delete("/repo/_uploads")
