@@ -30,8 +30,9 @@ def main() -> int:
         writer.commit()
     blob_path = f"{base}/blobs/sha256/{digest[:2]}/{digest}/data"
     driver.move(upload, blob_path)
-    driver.put_content(f"{base}/repositories/hello/_layers/sha256/{digest}/link", f"sha256:{digest}".encode())
-    driver.delete(f"{base}/repositories/hello/_uploads")
+    driver.put_content(
+        f"{base}/repositories/hello/_layers/sha256/{digest}/link", f"sha256:{digest}".encode()
+    )
     assert hashlib.sha256(driver.get_content(blob_path)).hexdigest() == digest
     for info in driver.walk(base):
         kind = "dir " if info.is_dir else f"{info.size:>8}"
