@@ -1,0 +1,99 @@
+"""One container as the driver and its writers use it: clients, names, signing, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobClient, BlobType
+
+from .client import build_credential, build_service_client, close_credential
+from .config import AzureConfig
+from .deleting import BatchDeleter
+from .errors import ErrorContext, error_code, translate
+from .layout import Layout
+from .sas import UrlSigner
+
+__all__ = ["Backend"]
+
+
+class Backend:
+    """The SDK side of the driver; thread-safe, as the SDK clients are."""
+
+    def __init__(self, config: AzureConfig, credential: Any = None) -> None:
+        self.config = config
+        self.layout = Layout(config.root)
+        self._owns_credential = credential is None
+        self.credential = build_credential(config) if credential is None else credential
+        self.service = build_service_client(config, self.credential)
+        self.container = self.service.get_container_client(config.container)
+        self.signer = UrlSigner(config, self.service)
+        self.deleter = BatchDeleter(self.container)
+        self.context = ErrorContext(config.account_name, config.container, config.service_url)
+
+    def blob(self, name: str) -> BlobClient:
+        """The client of one blob of the container."""
+        return self.container.get_blob_client(name)
+
+    @contextmanager
+    def errors(self, action: str, path: str | None = None) -> Iterator[None]:
+        """Turn SDK exceptions into regstore errors that name ``action`` and ``path``."""
+        try:
+            yield
+        except AzureError as exc:
+            raise translate(exc, self.context, action, path) from exc
+
+    def discard_staging(self, name: str, *, delete_tried: bool = False) -> bool:
+        """Delete a staging blob with every block on it; True if one was deleted.
+
+        ``delete_tried`` says a delete of ``name`` just found nothing, so only
+        blocks of a writer that never closed can be left.
+        """
+        blob = self.blob(name)
+        if not delete_tried:
+            try:
+                blob.delete_blob()
+                return True
+            except ResourceNotFoundError as exc:
+                if error_code(exc) == "ContainerNotFound":
+                    raise
+        # Blocks of a writer that never closed make a blob without committed
+        # content, which the service may not delete as such; committing an
+        # empty block list first turns it into an ordinary blob.
+        try:
+            _, uncommitted = blob.get_block_list("uncommitted")
+        except ResourceNotFoundError as exc:
+            if error_code(exc) == "ContainerNotFound":
+                raise
+            return False
+        if uncommitted:
+            blob.commit_block_list([])
+            blob.delete_blob()
+            return True
+        return False
+
+    def clear_legacy_blob(self, name: str) -> None:
+        """Delete a blob at ``name`` that is not a block blob (the Go driver's append blobs).
+
+        Only then can a block blob take the name; the delete is conditional on
+        the blob being unchanged since it was looked at.
+        """
+        blob = self.blob(name)
+        try:
+            properties = blob.get_blob_properties()
+            if properties.blob_type != BlobType.BLOCKBLOB:
+                blob.delete_blob(
+                    etag=properties.etag, match_condition=MatchConditions.IfNotModified
+                )
+        except (ResourceNotFoundError, ResourceModifiedError) as exc:
+            if error_code(exc) == "ContainerNotFound":
+                raise
+
+    def close(self) -> None:
+        """Release the HTTP sessions of the client and of a credential built here."""
+        self.service.close()
+        if self._owns_credential:
+            close_credential(self.credential)

@@ -1,0 +1,97 @@
+"""Deleting many blobs: Blob Batch requests of up to 256, or parallel single deletes.
+
+Accounts without the Blob Batch API (some emulators and account kinds) answer
+the batch request itself with an error; the deleter then switches to single
+deletes with bounded concurrency for the rest of its life.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.storage.blob import ContainerClient
+
+from regstore.errors import DriverError
+
+from .errors import error_code
+
+__all__ = ["BATCH_SIZE", "BatchDeleter"]
+
+#: The Blob Batch API's limit of sub-requests per batch.
+BATCH_SIZE = 256
+#: Single deletes in flight at once when batches are not available.
+PARALLEL_DELETES = 8
+_NOT_BATCH_PROBLEMS = frozenset(
+    {
+        "ContainerNotFound",
+        "AuthenticationFailed",
+        "AuthorizationFailure",
+        "AuthorizationPermissionMismatch",
+        "InvalidAuthenticationInfo",
+    }
+)
+
+
+class BatchDeleter:
+    """Deletes blobs of one container; reports which names existed."""
+
+    def __init__(self, container: ContainerClient, *, use_batch: bool = True) -> None:
+        self._container = container
+        self._lock = threading.Lock()
+        self.use_batch = use_batch
+
+    def delete(self, names: Iterable[str]) -> dict[str, bool]:
+        """Delete every name; the result maps each to True (deleted) or False (was missing)."""
+        result: dict[str, bool] = {}
+        for batch in _batches(names, BATCH_SIZE):
+            result.update(self._delete_batch(batch) if self.use_batch else self._delete_each(batch))
+        return result
+
+    def _delete_batch(self, names: list[str]) -> dict[str, bool]:
+        try:
+            responses = list(self._container.delete_blobs(*names, raise_on_any_failure=False))
+        except HttpResponseError as exc:
+            if error_code(exc) in _NOT_BATCH_PROBLEMS or exc.status_code in (401, 403):
+                raise
+            with self._lock:
+                self.use_batch = False
+            return self._delete_each(names)
+        result: dict[str, bool] = {}
+        for name, response in zip(names, responses, strict=True):
+            if response.status_code in (200, 202):
+                result[name] = True
+            elif response.status_code == 404:
+                result[name] = False
+            else:
+                raise DriverError(
+                    f"batch delete of {len(names)} blobs: the service refused {name!r}"
+                    f" with HTTP {response.status_code}"
+                )
+        return result
+
+    def _delete_each(self, names: list[str]) -> dict[str, bool]:
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_DELETES, len(names))) as pool:
+            return dict(zip(names, pool.map(self._delete_one, names), strict=True))
+
+    def _delete_one(self, name: str) -> bool:
+        try:
+            self._container.delete_blob(name)
+        except ResourceNotFoundError as exc:
+            if error_code(exc) == "ContainerNotFound":
+                raise
+            return False
+        return True
+
+
+def _batches(names: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for name in names:
+        batch.append(name)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,153 @@
+"""Azure error codes mapped to regstore errors, with messages that say what to fix.
+
+Messages are built from the error code and the driver's own context (account,
+container, path), never from the service's response text, which can echo
+request details; the SDK exception stays reachable as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from regstore.errors import DriverError, PathNotFoundError, StorageDriverError
+
+__all__ = ["ErrorContext", "error_code", "translate"]
+
+NOT_FOUND = "not found"
+# A URL's query can carry a SAS signature: never let one into a message.
+_QUERY = re.compile(r"\?[^\s'\"]*")
+
+#: Azure error code -> message (``NOT_FOUND`` becomes ``PathNotFoundError``).
+#: Placeholders: ``{account}``, ``{container}``, ``{code}``.
+ERROR_TABLE: dict[str, str] = {
+    "BlobNotFound": NOT_FOUND,
+    "ContainerNotFound": (
+        "container {container!r} does not exist in storage account {account!r};"
+        " create it, or set the container parameter to an existing container"
+    ),
+    "ContainerBeingDeleted": "container {container!r} is being deleted; use another container",
+    "ContainerDisabled": "container {container!r} is disabled",
+    "AuthenticationFailed": (
+        "storage account {account!r} refused the account key or credentials"
+        " (AuthenticationFailed); check accountkey, credentials or connectionstring"
+    ),
+    "InvalidAuthenticationInfo": (
+        "storage account {account!r} refused the credentials (InvalidAuthenticationInfo);"
+        " check credentials (tenant, client id, secret) or connectionstring"
+    ),
+    "AuthorizationFailure": (
+        "the credentials are not allowed to do this in container {container!r}"
+        " (AuthorizationFailure); check role assignments, network rules or SAS permissions"
+    ),
+    "AuthorizationPermissionMismatch": (
+        "the credentials lack a data-plane role on container {container!r}"
+        " (AuthorizationPermissionMismatch); assign 'Storage Blob Data Contributor'"
+    ),
+    "AuthorizationResourceTypeMismatch": (
+        "the SAS in connectionstring does not cover this resource type"
+        " (AuthorizationResourceTypeMismatch); it needs service, container and object access"
+    ),
+    "AuthorizationServiceMismatch": (
+        "the SAS in connectionstring does not cover the blob service (AuthorizationServiceMismatch)"
+    ),
+    "InsufficientAccountPermissions": (
+        "the credentials lack the account permission this needs (InsufficientAccountPermissions)"
+    ),
+    "AccountIsDisabled": "storage account {account!r} is disabled",
+    "BlobArchived": "the blob is in the archive tier; rehydrate it before reading",
+    "BlobBeingRehydrated": "the blob is being rehydrated from the archive tier; try again later",
+    "InvalidBlobType": "the blob is not a block blob",
+    "InvalidBlockList": (
+        "the staged blocks no longer match the upload (another writer committed"
+        " or cancelled it meanwhile)"
+    ),
+    "InvalidBlobOrBlock": (
+        "the service rejected a block: the blob holds blocks whose ids have another"
+        " length (written by another tool); delete the blob first"
+    ),
+    "CannotVerifyCopySource": (
+        "the service could not read the copy source (CannotVerifyCopySource):"
+        " it is gone, or its signed URL was refused"
+    ),
+    "BlockCountExceedsLimit": "the blob would exceed Azure's limit of 50,000 blocks",
+    "LeaseIdMissing": "the blob has an active lease; break or release it first",
+    "ServerBusy": "the storage service stayed busy through every retry (max_retries)",
+    "OperationTimedOut": "the storage service timed out through every retry (max_retries)",
+    "InternalError": "the storage service failed through every retry (max_retries)",
+}
+
+
+@dataclass(frozen=True)
+class ErrorContext:
+    """What error messages may name: the account, the container, the service URL."""
+
+    account: str
+    container: str
+    service_url: str
+
+
+def error_code(exc: BaseException) -> str:
+    """The Azure error code of an SDK exception (``""`` when there is none)."""
+    code = getattr(exc, "error_code", None)
+    if isinstance(code, enum.Enum):
+        code = code.value
+    return str(code) if code else ""
+
+
+def translate(
+    exc: AzureError, context: ErrorContext, action: str, path: str | None = None
+) -> StorageDriverError:
+    """The regstore error for an SDK exception raised while doing ``action`` on ``path``."""
+    where = f"{action} {path}" if path else action
+    code = error_code(exc)
+    template = ERROR_TABLE.get(code)
+    if template == NOT_FOUND:
+        if path is not None:
+            return PathNotFoundError(path)
+        template = "the blob does not exist"
+    if template is not None:
+        text = template.format(account=context.account, container=context.container, code=code)
+        return DriverError(f"{where}: {text}")
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        return DriverError(f"{where}: {_by_status(exc.status_code, code, context)}")
+    if isinstance(exc, ClientAuthenticationError):
+        return DriverError(
+            f"{where}: could not get a token for the configured credentials: {_first_line(exc)}"
+        )
+    if isinstance(exc, ServiceRequestError):
+        return DriverError(
+            f"{where}: cannot reach the blob service at {context.service_url}: {_first_line(exc)}"
+        )
+    if isinstance(exc, ServiceResponseError):
+        return DriverError(
+            f"{where}: the connection to {context.service_url} broke: {_first_line(exc)}"
+        )
+    return DriverError(f"{where}: {type(exc).__name__}: {_first_line(exc)}")
+
+
+def _by_status(status: int, code: str, context: ErrorContext) -> str:
+    label = f"HTTP {status}" + (f" {code}" if code else "")
+    if status in (401, 403):
+        return (
+            f"storage account {context.account!r} refused the request ({label}):"
+            " check the credentials and their permissions on the container"
+        )
+    if status == 404:
+        return f"not found ({label}): check serviceurl, accountname and container"
+    return f"the storage service answered {label}"
+
+
+def _first_line(exc: BaseException) -> str:
+    message = str(getattr(exc, "message", None) or exc).strip()
+    line = message.splitlines()[0] if message else type(exc).__name__
+    return _QUERY.sub("?...", line)
