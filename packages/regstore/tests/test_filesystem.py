@@ -369,6 +369,17 @@ def test_a_symlinked_uploads_folder_is_refused(
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
 
 
+def test_a_link_planted_as_a_pending_file_is_not_followed(
+    driver: StorageDriver, root: Path, outside: Path
+) -> None:
+    (root / "~uploads/repo/upload").mkdir(parents=True)
+    os.symlink(outside / "created", root / "~uploads/repo/upload/~data")
+    for append in (False, True):
+        with pytest.raises(DriverError, match="symbolic link"):
+            driver.writer("/repo/upload", append=append)
+    assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+
+
 def test_listings_leave_out_links_that_leave_the_root(
     driver: StorageDriver, root: Path, outside: Path
 ) -> None:

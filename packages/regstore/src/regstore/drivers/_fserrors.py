@@ -23,7 +23,7 @@ _REASONS: dict[int, str] = {
     errno.ENOTDIR: "a part of the path is a file, where a directory is expected",
     errno.EEXIST: "a file is in the way, where a directory is expected",
     errno.ENAMETOOLONG: "a name in the path is too long for the filesystem",
-    errno.ELOOP: "the path goes through too many levels of symbolic links",
+    errno.ELOOP: "a symbolic link is in the way (or symbolic links loop)",
     errno.EMFILE: "the process has too many open files",
     errno.ENFILE: "the system has too many open files",
     errno.EIO: "the disk reported an input/output error",

@@ -43,6 +43,9 @@ UPLOADS = "~uploads"
 #: Tries of an operation whose directory a concurrent delete keeps removing.
 ATTEMPTS = 100
 _DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+_O_PATH = getattr(os, "O_PATH", 0)
+#: Where Linux shows what an open descriptor really refers to ("" elsewhere).
+_PROC_FD = "/proc/self/fd/" if _O_PATH and os.path.isdir("/proc/self/fd") else ""
 
 
 def is_hidden(name: str) -> bool:
@@ -68,6 +71,7 @@ class StorageRoot:
         # Local paths are ``base + path``; for the root "/" itself base is "".
         self.base = self.path.rstrip("/\\")
         self.real = os.path.realpath(self.path)
+        self._prefix = self.real.rstrip(os.sep) + os.sep
         self.uploads = f"{self.base}/{UPLOADS}"
 
     def local(self, path: str) -> str:
@@ -84,15 +88,22 @@ class StorageRoot:
 
     def contains(self, local: str) -> bool:
         """True when ``local`` resolves (through any symlinks) to the root or below it."""
-        real = os.path.realpath(local)
-        return real == self.real or real.startswith(self.real.rstrip(os.sep) + os.sep)
+        return self._inside(os.path.realpath(local))
+
+    def _inside(self, real: str) -> bool:
+        return real == self.real or real.startswith(self._prefix)
 
     def check(self, path: str, below: str) -> None:
         """Refuse ``path`` when a symlink on the way to ``base + below`` leads outside the root.
 
-        One ``lstat`` per existing component below the root; the expensive
-        resolution runs only for the components that are symlinks.
+        On Linux one ``O_PATH`` open of the deepest existing part tells where
+        it really is; elsewhere (or when that says "outside", to name the
+        link) each existing component is looked at with ``lstat``.
         """
+        if _PROC_FD:
+            real = _resolve(self.base + below, self.base)
+            if real == "" or (real is not None and self._inside(real)):
+                return
         current = self.base
         for part in below[1:].split("/"):
             current = f"{current}/{part}"
@@ -105,6 +116,31 @@ class StorageRoot:
                     f"refusing {path}: the path leaves the storage root {self.path}"
                     f" through the symbolic link {current}"
                 )
+
+
+def _resolve(local: str, base: str) -> str | None:
+    """Where the deepest existing part of ``local`` below ``base`` really is.
+
+    ``""`` when no part below ``base`` exists, None when it cannot tell.
+    Uses an ``O_PATH`` descriptor, which opens nothing for reading (a FIFO or a
+    device is not touched), and reads its target from ``/proc/self/fd``.
+    """
+    target = local
+    while len(target) > len(base):
+        try:
+            fd = os.open(target, _O_PATH)
+        except (FileNotFoundError, NotADirectoryError):
+            target = os.path.dirname(target)
+            continue
+        except OSError:
+            return None
+        try:
+            return os.readlink(f"{_PROC_FD}{fd}")
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+    return ""
 
 
 def fsync_dir(directory: str) -> None:

@@ -30,7 +30,8 @@ __all__ = ["BUFFER_SIZE", "FilesystemWriter", "open_writer"]
 #: Small writes are gathered up to this many bytes before they reach the file.
 BUFFER_SIZE = 1 << 20
 _DATA = f"{HIDDEN}data"
-_OPEN = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0)
+# The pending file is never a symlink: one planted there must not redirect the upload.
+_OPEN = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 def open_writer(root: StorageRoot, path: str, append: bool, driver_name: str) -> FilesystemWriter:

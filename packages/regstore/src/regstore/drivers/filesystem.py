@@ -32,6 +32,7 @@ import os
 import stat as stat_module
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
+from datetime import datetime, timezone
 from typing import IO, Any
 
 from ..driver import FileInfo, FileWriter, Prune, StorageDriver
@@ -42,6 +43,7 @@ from ..walking import EPOCH, walk_tree
 from ._fserrors import os_error
 from ._fsutil import (
     ATTEMPTS,
+    HIDDEN,
     StorageRoot,
     create_in,
     fsync_dir,
@@ -174,27 +176,8 @@ class FilesystemDriver(StorageDriver):
                 return []  # reached through a symlink: not entered
             local = top if directory == path else root.base + directory
             base = "" if directory == ROOT else directory
-            found: builtins.list[FileInfo] = []
             try:
-                with os.scandir(local) as entries:
-                    for entry in entries:
-                        name = entry.name
-                        if is_hidden(name):
-                            continue
-                        child = f"{base}/{name}"
-                        if entry.is_symlink():
-                            if not root.contains(entry.path):
-                                continue
-                            if entry.is_dir():
-                                linked.add(child)
-                        if entry.is_dir():
-                            found.append(FileInfo(child, 0, EPOCH, True))
-                        elif entry.is_file():
-                            try:
-                                st = entry.stat()
-                            except FileNotFoundError:
-                                continue  # deleted while we walked
-                            found.append(FileInfo(child, st.st_size, mod_time(st), False))
+                return _scan(local, base, root, linked)
             except _NOT_THERE as exc:
                 if directory != ROOT:
                     raise PathNotFoundError(directory) from None
@@ -203,7 +186,6 @@ class FilesystemDriver(StorageDriver):
                 return []  # no root yet: an empty store
             except OSError as exc:
                 raise self._error(exc, "walk", directory) from exc
-            return found
 
         return walk_tree(children, path, start_after=start_after, prune=prune)
 
@@ -286,6 +268,42 @@ class FilesystemDriver(StorageDriver):
         remove_empty_dirs(os.path.dirname(uploads), self._root.path)
         if not found:
             raise PathNotFoundError(path)
+
+
+def _scan(local: str, base: str, root: StorageRoot, linked: set[str]) -> list[FileInfo]:
+    """The children of one directory for ``walk``: one ``stat`` per file, none per directory.
+
+    A symlink that stays inside the root counts as what it points to; a linked
+    directory is added to ``linked`` so that the walk does not enter it.
+    """
+    found: list[FileInfo] = []
+    utc = timezone.utc
+    with os.scandir(local) as entries:
+        for entry in entries:
+            name = entry.name
+            if HIDDEN in name:
+                continue
+            child = f"{base}/{name}"
+            if entry.is_dir(follow_symlinks=False):
+                found.append(FileInfo(child, 0, EPOCH, True))
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                if not entry.is_symlink() or not root.contains(entry.path):
+                    continue  # a special file, or a link leading out of the root
+                if entry.is_dir():
+                    linked.add(child)
+                    found.append(FileInfo(child, 0, EPOCH, True))
+                    continue
+                if not entry.is_file():
+                    continue
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue  # deleted while we walked
+            found.append(
+                FileInfo(child, st.st_size, datetime.fromtimestamp(st.st_mtime, utc), False)
+            )
+    return found
 
 
 def _remove(local: str) -> bool:
