@@ -1,0 +1,64 @@
+"""The boto3 client the driver talks through, configured from ``S3Config``.
+
+Retries come from botocore's standard retry mode; the connection pool is large
+enough for the parallel part uploads and copies. Without ``accesskey`` and
+``secretkey`` the AWS SDK's default credential chain applies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import boto3
+from botocore.config import Config
+
+from .config import S3Config
+from .logs import install_request_logging
+
+__all__ = ["MAX_ATTEMPTS", "build_client", "pool_size"]
+
+#: Attempts per request, first try included (botocore standard retry mode).
+MAX_ATTEMPTS = 5
+#: Bounds of the HTTP connection pool shared by every thread of one driver.
+MIN_POOL = 32
+MAX_POOL = 128
+
+
+def pool_size(config: S3Config) -> int:
+    """Connections to keep: parts of several writers in flight, or one wide copy."""
+    return max(MIN_POOL, min(config.multipartcopymaxconcurrency, MAX_POOL))
+
+
+def build_client(config: S3Config, endpoint: str | None = None) -> Any:
+    """A boto3 S3 client for ``config``; ``endpoint`` replaces ``regionendpoint`` (presigning)."""
+    session = boto3.session.Session(
+        aws_access_key_id=config.accesskey,
+        aws_secret_access_key=config.secretkey,
+        aws_session_token=config.sessiontoken,
+        region_name=config.region,
+    )
+    botocore_config = Config(
+        region_name=config.region,
+        signature_version="s3v4" if config.v4auth else "s3",
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        s3=cast(
+            Any,
+            {
+                "addressing_style": "path" if config.forcepathstyle else "auto",
+                "use_dualstack_endpoint": config.usedualstack,
+                "use_accelerate_endpoint": config.accelerate,
+            },
+        ),
+        use_fips_endpoint=config.usefipsendpoint,
+        max_pool_connections=pool_size(config),
+        user_agent_extra=config.useragent,
+    )
+    client = session.client(
+        "s3",
+        endpoint_url=endpoint or config.endpoint,
+        use_ssl=config.secure,
+        verify=not config.skipverify,
+        config=botocore_config,
+    )
+    install_request_logging(client, config.loglevel)
+    return client

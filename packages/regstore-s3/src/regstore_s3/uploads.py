@@ -1,0 +1,220 @@
+"""Pending uploads kept in the bucket: a JSON state object and a tail object per path.
+
+The state names the S3 multipart upload, its parts (number = position + 1, each
+exactly ``chunksize`` bytes) and the tail object holding the bytes short of a
+part. Any driver instance over the same bucket and root resumes from it; no
+``ListMultipartUploads`` search is needed, which some servers answer wrongly
+and which pages at 1000.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from regstore.errors import DriverError
+
+from .errors import NOT_FOUND, error_code, s3_errors, translate
+from .layout import Layout
+
+__all__ = ["DELETE_BATCH", "UploadState", "Uploads"]
+
+LOGGER = logging.getLogger("regstore_s3")
+
+#: S3 deletes at most this many keys per DeleteObjects request.
+DELETE_BATCH = 1000
+#: Codes of an upload that is gone already: nothing left to abort.
+UPLOAD_GONE = frozenset({"NoSuchUpload", *NOT_FOUND})
+STATE_VERSION = 1
+
+
+@dataclass
+class UploadState:
+    """What a pending upload has persisted: parts, their ETags and sizes, and the tail."""
+
+    chunksize: int
+    upload_id: str | None = None
+    parts: list[tuple[str, int]] = field(default_factory=list)
+    tail_key: str | None = None
+    tail_size: int = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes in the upload: its parts plus its tail."""
+        return sum(size for _, size in self.parts) + self.tail_size
+
+    def to_json(self) -> bytes:
+        """The state object's content."""
+        return json.dumps(
+            {
+                "version": STATE_VERSION,
+                "chunksize": self.chunksize,
+                "upload_id": self.upload_id,
+                "parts": [{"etag": etag, "size": size} for etag, size in self.parts],
+                "tail_key": self.tail_key,
+                "tail_size": self.tail_size,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> UploadState:
+        """Read a state object; ValueError when it is not one this driver wrote."""
+        try:
+            data: dict[str, Any] = json.loads(raw)
+            if data.get("version") != STATE_VERSION:
+                raise ValueError(f"unknown state version {data.get('version')!r}")
+            return cls(
+                chunksize=int(data["chunksize"]),
+                upload_id=data["upload_id"],
+                parts=[(str(part["etag"]), int(part["size"])) for part in data["parts"]],
+                tail_key=data["tail_key"],
+                tail_size=int(data["tail_size"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not an upload state object: {exc}") from exc
+
+
+class Uploads:
+    """Reads, writes and discards the pending uploads of one driver."""
+
+    def __init__(self, client: Any, bucket: str, layout: Layout) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.layout = layout
+
+    def load(self, path: str) -> UploadState | None:
+        """The pending upload at ``path``, or None."""
+        key = self.layout.state_key(path)
+        try:
+            with s3_errors(self.bucket, path):
+                raw = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except FileNotFoundError:
+            return None
+        try:
+            return UploadState.from_json(raw)
+        except ValueError as exc:
+            raise DriverError(
+                f"the pending upload of {path} is unreadable ({exc}); delete {path} to discard it"
+            ) from exc
+
+    def save(self, path: str, state: UploadState) -> None:
+        """Persist ``state`` as the pending upload at ``path``."""
+        with s3_errors(self.bucket, path):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.layout.state_key(path),
+                Body=state.to_json(),
+                ContentType="application/json",
+            )
+
+    def put_tail(self, path: str, data: bytes) -> str:
+        """Store ``data`` as a new tail object of the upload at ``path``; its key."""
+        key = self.layout.tail_key(path, uuid.uuid4().hex)
+        with s3_errors(self.bucket, path):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return key
+
+    def read_tail(self, path: str, state: UploadState) -> bytes:
+        """The tail bytes ``state`` refers to."""
+        if state.tail_key is None:
+            return b""
+        try:
+            with s3_errors(self.bucket, path):
+                body = self.client.get_object(Bucket=self.bucket, Key=state.tail_key)["Body"]
+                data: bytes = body.read()
+        except FileNotFoundError as exc:
+            raise DriverError(
+                f"the pending upload of {path} is damaged: its tail object is missing;"
+                f" delete {path} to discard it"
+            ) from exc
+        if len(data) != state.tail_size:
+            raise DriverError(
+                f"the pending upload of {path} is damaged: its tail holds {len(data)} bytes,"
+                f" its state says {state.tail_size}"
+            )
+        return data
+
+    def abort(self, path: str, upload_id: str | None) -> None:
+        """Abort a multipart upload; one that is gone already is fine."""
+        if upload_id is None:
+            return
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.layout.key(path), UploadId=upload_id
+            )
+        except ClientError as exc:
+            if error_code(exc) not in UPLOAD_GONE:
+                raise translate(exc, bucket=self.bucket, path=path) from exc
+
+    def sweep(self, path: str) -> None:
+        """Delete the state and every tail object of the upload at ``path`` (not those below)."""
+        prefix = self.layout.upload_dir(path)
+        keys: list[str] = []
+        with s3_errors(self.bucket, path):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+            )
+            for page in pages:
+                keys.extend(item["Key"] for item in page.get("Contents", ()))
+        self.delete_keys(keys, path)
+
+    def discard_below(self, path: str) -> bool:
+        """Abort and remove every pending upload at or below ``path``; True if any was found."""
+        found = False
+        batch: list[str] = []
+        for key in self._keys(self.layout.upload_dir(path), path):
+            found = True
+            upload_path = self.layout.state_path(key)
+            if upload_path is not None:
+                state = self.load(upload_path)
+                if state is not None:
+                    self.abort(upload_path, state.upload_id)
+            batch.append(key)
+            if len(batch) == DELETE_BATCH:
+                self.delete_keys(batch, path)
+                batch = []
+        self.delete_keys(batch, path)
+        return found
+
+    def _keys(self, prefix: str, path: str) -> Iterator[str]:
+        with s3_errors(self.bucket, path):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    yield item["Key"]
+
+    def delete_keys(self, keys: Iterable[str], path: str) -> None:
+        """Delete ``keys`` with DeleteObjects, 1000 at a time; report every key that failed."""
+        failures: list[str] = []
+        pending = list(keys)
+        for start in range(0, len(pending), DELETE_BATCH):
+            batch = pending[start : start + DELETE_BATCH]
+            with s3_errors(self.bucket, path):
+                answer = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+                )
+            for error in answer.get("Errors", ()):
+                failures.append(
+                    f"{self._describe(error.get('Key', '?'))}"
+                    f" ({error.get('Code', 'error')}: {error.get('Message', 'no message')})"
+                )
+        if failures:
+            shown = "; ".join(failures[:10])
+            more = f"; and {len(failures) - 10} more" if len(failures) > 10 else ""
+            raise DriverError(
+                f"delete of {path}: {len(failures)} object(s) could not be deleted: {shown}{more}"
+            )
+
+    def _describe(self, key: str) -> str:
+        path = self.layout.path(key)
+        return path if path is not None else f"key {key!r}"

@@ -1,0 +1,250 @@
+"""The S3 writer: equal multipart parts uploaded in parallel, resumable from any process.
+
+Bytes are cut into parts of exactly ``chunksize`` (servers such as R2 reject
+unequal parts) and up to ``PARTS_IN_FLIGHT`` parts upload at once, so memory
+stays near ``(PARTS_IN_FLIGHT + 1) * chunksize`` whatever the stream's size.
+``close`` stores the bytes short of a part as a tail object and the upload's
+state as a JSON object (see ``uploads``); a later ``writer(path, append=True)``
+anywhere continues from it, reading back only that tail. An upload that never
+fills a part commits with a single PutObject.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from regstore.driver import FileWriter
+from regstore.errors import DriverError
+
+from .errors import s3_errors
+from .uploads import UploadState
+
+if TYPE_CHECKING:
+    from .driver import S3Driver
+
+__all__ = ["PARTS_IN_FLIGHT", "S3Writer"]
+
+LOGGER = logging.getLogger("regstore_s3")
+
+#: Parts of one writer uploading at the same time.
+PARTS_IN_FLIGHT = 4
+
+
+class S3Writer(FileWriter):
+    """One upload to one path; ``saved`` is its persisted state (None: nothing persisted)."""
+
+    def __init__(self, driver: S3Driver, path: str, saved: UploadState | None) -> None:
+        state = replace(saved, parts=list(saved.parts)) if saved else UploadState(driver.chunksize)
+        super().__init__(path, size=state.size, driver_name=driver.name)
+        self._driver = driver
+        self._uploads = driver.uploads
+        self._key = driver.layout.key(path)
+        self._saved = saved
+        #: The upload as this writer sees it; ``tail_key`` is None once the tail is read back.
+        self._upload = state
+        self._buffer = bytearray()
+        self._stale_tails: list[str] = []
+        self._inflight: deque[tuple[int, Future[str]]] = deque()
+        self._sizes: dict[int, int] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._failure: BaseException | None = None
+        self._changed = False
+        self._committed = False
+
+    # -- FileWriter ---------------------------------------------------------------
+
+    def _write(self, data: memoryview) -> None:
+        self._check_healthy()
+        self._read_back_tail()
+        self._changed = True
+        chunk = self._upload.chunksize
+        offset, end = 0, data.nbytes
+        while offset < end:
+            if not self._buffer and end - offset >= chunk:
+                # A whole part straight from the caller's bytes (copied: they may be reused).
+                self._make_room()
+                self._submit(bytes(data[offset : offset + chunk]))
+                offset += chunk
+                continue
+            take = min(chunk - len(self._buffer), end - offset)
+            self._buffer += data[offset : offset + take]
+            offset += take
+            if len(self._buffer) == chunk:
+                self._make_room()
+                part, self._buffer = self._buffer, bytearray()
+                self._submit(part)
+
+    def _close(self) -> None:
+        try:
+            self._check_healthy()
+            self._collect(wait_all=True)
+            if not self._changed and self._saved is not None:
+                return
+            state = self._upload
+            tail_key, tail_size = state.tail_key, state.tail_size
+            if self._buffer:
+                tail_key = self._uploads.put_tail(self.path, bytes(self._buffer))
+                tail_size = len(self._buffer)
+            saved = replace(state, parts=list(state.parts), tail_key=tail_key, tail_size=tail_size)
+            self._uploads.save(self.path, saved)
+            self._saved = saved
+            self._forget_stale_tails(keep=tail_key)
+        finally:
+            self._shutdown(cancel=False)
+
+    def _commit(self) -> None:
+        self._check_healthy()
+        if not self._committed:
+            self._read_back_tail()
+            self._collect(wait_all=True)
+            state = self._upload
+            client, bucket = self._driver.client, self._driver.bucket
+            if not state.parts:
+                with s3_errors(bucket, self.path):
+                    client.put_object(
+                        Bucket=bucket,
+                        Key=self._key,
+                        Body=self._buffer,
+                        **self._driver.config.write_arguments(),
+                    )
+                self._uploads.abort(self.path, state.upload_id)
+            else:
+                parts = list(state.parts)
+                if self._buffer:
+                    number = len(parts) + 1
+                    etag = self._upload_part(state.upload_id, number, self._buffer)
+                    parts.append((etag, len(self._buffer)))
+                self._complete(parts)
+            self._committed = True
+        self._shutdown(cancel=False)
+        self._uploads.sweep(self.path)
+        self._buffer = bytearray()
+
+    def _cancel(self) -> None:
+        self._shutdown(cancel=True)
+        upload_id = self._upload.upload_id or (self._saved.upload_id if self._saved else None)
+        self._uploads.abort(self.path, upload_id)
+        self._uploads.sweep(self.path)
+        self._buffer = bytearray()
+
+    # -- parts ----------------------------------------------------------------------
+
+    def _submit(self, part: bytes | bytearray) -> None:
+        """Start uploading ``part`` as the next part (after ``_make_room``)."""
+        upload_id = self._ensure_upload()
+        number = len(self._upload.parts) + len(self._inflight) + 1
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                PARTS_IN_FLIGHT, thread_name_prefix=f"regstore-s3-parts-{self.path}"
+            )
+        future = self._pool.submit(self._upload_part, upload_id, number, part)
+        self._inflight.append((number, future))
+        self._sizes[number] = len(part)
+
+    def _upload_part(self, upload_id: str | None, number: int, part: bytes | bytearray) -> str:
+        with s3_errors(self._driver.bucket, self.path):
+            answer = self._driver.client.upload_part(
+                Bucket=self._driver.bucket,
+                Key=self._key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=part,
+            )
+        return str(answer["ETag"])
+
+    def _ensure_upload(self) -> str:
+        """The multipart upload's id; a new upload is recorded in the state at once.
+
+        Recording it before any part is sent means a crash never leaves an
+        upload that nothing refers to: ``cancel`` or ``delete`` aborts it.
+        """
+        if self._upload.upload_id is not None:
+            return self._upload.upload_id
+        with s3_errors(self._driver.bucket, self.path):
+            answer = self._driver.client.create_multipart_upload(
+                Bucket=self._driver.bucket,
+                Key=self._key,
+                **self._driver.config.write_arguments(),
+            )
+        upload_id = str(answer["UploadId"])
+        recorded = replace(self._saved or UploadState(self._upload.chunksize), upload_id=upload_id)
+        self._uploads.save(self.path, recorded)
+        self._saved = recorded
+        self._upload.upload_id = upload_id
+        return upload_id
+
+    def _make_room(self) -> None:
+        """Wait until fewer than ``PARTS_IN_FLIGHT`` parts are uploading, before a new one."""
+        while True:
+            running = [future for _, future in self._inflight if not future.done()]
+            if len(running) < PARTS_IN_FLIGHT:
+                break
+            wait(running, return_when=FIRST_COMPLETED)
+        self._collect(wait_all=False)
+
+    def _collect(self, *, wait_all: bool) -> None:
+        """Record finished parts in order; with ``wait_all``, wait for every part."""
+        while self._inflight:
+            number, future = self._inflight[0]
+            if not wait_all and not future.done():
+                return
+            try:
+                etag = future.result()
+            except BaseException as exc:
+                self._failure = exc
+                raise
+            self._inflight.popleft()
+            self._upload.parts.append((etag, self._sizes.pop(number)))
+
+    def _complete(self, parts: list[tuple[str, int]]) -> None:
+        with s3_errors(self._driver.bucket, self.path):
+            self._driver.client.complete_multipart_upload(
+                Bucket=self._driver.bucket,
+                Key=self._key,
+                UploadId=self._upload.upload_id,
+                MultipartUpload={
+                    "Parts": [
+                        {"PartNumber": number, "ETag": etag}
+                        for number, (etag, _) in enumerate(parts, start=1)
+                    ]
+                },
+            )
+
+    # -- tail and clean-up ----------------------------------------------------------
+
+    def _read_back_tail(self) -> None:
+        """Put the persisted tail back in front of the buffer (once, before new bytes)."""
+        if self._upload.tail_key is None:
+            return
+        self._buffer = bytearray(self._uploads.read_tail(self.path, self._upload))
+        self._stale_tails.append(self._upload.tail_key)
+        self._upload.tail_key = None
+        self._upload.tail_size = 0
+
+    def _forget_stale_tails(self, keep: str | None) -> None:
+        """Delete tails the saved state no longer names; a leftover is swept later."""
+        stale = [key for key in self._stale_tails if key != keep]
+        self._stale_tails = []
+        try:
+            self._uploads.delete_keys(stale, self.path)
+        except DriverError as exc:
+            LOGGER.warning("could not delete an old tail of %s: %s", self.path, exc)
+
+    def _check_healthy(self) -> None:
+        if self._failure is not None:
+            raise DriverError(
+                f"an earlier part upload of {self.path} failed ({self._failure}); the upload"
+                " keeps what the last successful close saved: resume it with append=True"
+            ) from self._failure
+
+    def _shutdown(self, *, cancel: bool) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+            self._pool = None
+        if cancel:
+            self._inflight.clear()
+            self._sizes.clear()
