@@ -141,6 +141,30 @@ def test_listing_a_file_is_path_not_found(driver: StorageDriver) -> None:
         list(driver.walk("/a/file"))
 
 
+def test_a_name_too_long_for_the_disk_is_missing_for_reads_and_refused_for_writes(
+    driver: StorageDriver, root: Path
+) -> None:
+    driver.put_content("/a", b"1")
+    long = "/a-dir/" + "n" * 300
+    for call in (
+        lambda: driver.get_content(long),
+        lambda: driver.reader(long),
+        lambda: driver.stat(long),
+        lambda: driver.list(long),
+        lambda: list(driver.walk(long)),
+        lambda: driver.delete(long),
+        lambda: driver.move(long, "/b"),
+    ):
+        with pytest.raises(PathNotFoundError):
+            call()
+    with pytest.raises(DriverError, match="too long for the filesystem") as caught:
+        driver.put_content(long, b"1")
+    assert str(caught.value).startswith(f"filesystem: cannot store {long}: ")
+    with pytest.raises(DriverError, match="too long for the filesystem"):
+        driver.writer(long)
+    assert tree(root) == ["a"]
+
+
 def test_a_root_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "root").write_bytes(b"not a directory")
     driver = regstore.create("filesystem", {"rootdirectory": str(tmp_path / "root")})

@@ -43,6 +43,7 @@ UPLOADS = "~uploads"
 #: Tries of an operation whose directory a concurrent delete keeps removing.
 ATTEMPTS = 100
 _DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+_NO_SUCH_DIRECTORY = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 _O_PATH = getattr(os, "O_PATH", 0)
 #: Where Linux shows what an open descriptor really refers to ("" elsewhere).
 _PROC_FD = "/proc/self/fd/" if _O_PATH and os.path.isdir("/proc/self/fd") else ""
@@ -216,10 +217,10 @@ def remove_empty_dirs(directory: str, stop: str) -> None:
     while len(directory.rstrip("/\\")) > len(stop) and directory.startswith(stop):
         try:
             os.rmdir(directory)
-        except FileNotFoundError:
-            pass  # already removed by someone else: its parent may be empty now
-        except OSError:
-            return  # not empty (or not ours to remove): stop here
+        except OSError as exc:
+            if exc.errno not in _NO_SUCH_DIRECTORY:
+                return  # not empty (or not ours to remove): stop here
+            # Already removed by someone else (or never there): its parent may be empty now.
         directory = os.path.dirname(directory)
 
 

@@ -28,6 +28,7 @@ What this driver does where the contract leaves a choice:
 from __future__ import annotations
 
 import builtins
+import errno
 import os
 import stat as stat_module
 from collections.abc import Iterator, Mapping
@@ -62,7 +63,8 @@ __all__ = ["FilesystemDriver"]
 DEFAULT_ROOT = "/var/lib/registry"
 DEFAULT_MAXTHREADS = 100
 MIN_MAXTHREADS = 25
-_NOT_THERE = (FileNotFoundError, NotADirectoryError)
+#: errno values meaning "no such file here": missing, below a file, or a name too long to exist.
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
@@ -109,18 +111,18 @@ class FilesystemDriver(StorageDriver):
         try:
             with open(local, "rb") as file:
                 return file.read()
-        except (*_NOT_THERE, IsADirectoryError):
-            raise PathNotFoundError(path) from None
         except OSError as exc:
+            if exc.errno in _ABSENT or isinstance(exc, IsADirectoryError):
+                raise PathNotFoundError(path) from None
             raise self._error(exc, "read", path) from exc
 
     def reader(self, path: str, offset: int = 0) -> IO[bytes]:
         local = self._root.local(path)
         try:
             file = open(local, "rb")  # noqa: SIM115 - the caller owns and closes it
-        except (*_NOT_THERE, IsADirectoryError):
-            raise PathNotFoundError(path) from None
         except OSError as exc:
+            if exc.errno in _ABSENT or isinstance(exc, IsADirectoryError):
+                raise PathNotFoundError(path) from None
             raise self._error(exc, "read", path) from exc
         if offset:
             file.seek(offset)  # past the end is fine: reads return b""
@@ -130,12 +132,12 @@ class FilesystemDriver(StorageDriver):
         local = self._root.local(path)
         try:
             st = os.stat(local)
-        except _NOT_THERE:
+        except OSError as exc:
+            if exc.errno not in _ABSENT:
+                raise self._error(exc, "stat", path) from exc
             if path == ROOT:
                 return FileInfo(ROOT, 0, EPOCH, True)  # no root yet: an empty store
             raise PathNotFoundError(path) from None
-        except OSError as exc:
-            raise self._error(exc, "stat", path) from exc
         if stat_module.S_ISDIR(st.st_mode):
             return FileInfo(path, 0, mod_time(st), True)
         if path == ROOT:
@@ -152,14 +154,14 @@ class FilesystemDriver(StorageDriver):
                     if not is_hidden(entry.name)
                     and (not entry.is_symlink() or self._root.contains(entry.path))
                 ]
-        except _NOT_THERE as exc:
+        except OSError as exc:
+            if exc.errno not in _ABSENT:
+                raise self._error(exc, "list", path) from exc
             if path != ROOT:
                 raise PathNotFoundError(path) from None
             if isinstance(exc, NotADirectoryError):
                 raise DriverError(f"the storage root {self._root.path} is not a directory") from exc
             return []  # no root yet: an empty store
-        except OSError as exc:
-            raise self._error(exc, "list", path) from exc
         names.sort()
         base = "" if path == ROOT else path
         return [f"{base}/{name}" for name in names]
@@ -178,14 +180,14 @@ class FilesystemDriver(StorageDriver):
             base = "" if directory == ROOT else directory
             try:
                 return _scan(local, base, root, linked)
-            except _NOT_THERE as exc:
+            except OSError as exc:
+                if exc.errno not in _ABSENT:
+                    raise self._error(exc, "walk", directory) from exc
                 if directory != ROOT:
                     raise PathNotFoundError(directory) from None
                 if isinstance(exc, NotADirectoryError):
                     raise DriverError(f"the storage root {root.path} is not a directory") from exc
                 return []  # no root yet: an empty store
-            except OSError as exc:
-                raise self._error(exc, "walk", directory) from exc
 
         return walk_tree(children, path, start_after=start_after, prune=prune)
 
@@ -231,9 +233,9 @@ class FilesystemDriver(StorageDriver):
         target = self._root.local(dest)
         try:
             st = os.stat(origin)
-        except _NOT_THERE:
-            raise PathNotFoundError(source) from None
         except OSError as exc:
+            if exc.errno in _ABSENT:
+                raise PathNotFoundError(source) from None
             raise self._error(exc, "move", source) from exc
         if stat_module.S_ISDIR(st.st_mode):
             raise DriverError(
@@ -310,8 +312,10 @@ def _remove(local: str) -> bool:
     """Remove a file, a link or a directory tree; False when nothing was there."""
     try:
         mode = os.lstat(local).st_mode
-    except _NOT_THERE:
-        return False
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return False
+        raise
     try:
         if stat_module.S_ISDIR(mode):
             remove_tree(local)
