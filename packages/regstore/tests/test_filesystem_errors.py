@@ -10,6 +10,7 @@ limit, or a switch to an unprivileged user.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -39,22 +40,14 @@ def files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def child(code: str, *, prefix: list[str] | None = None, **options: object) -> str:
-    """Run ``code`` in a fresh interpreter (after ``prefix``, a wrapping command); its stdout."""
-    done = subprocess.run(
-        [*(prefix or []), sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        **options,  # type: ignore[call-overload]
-    )
-    assert done.returncode == 0, done.stderr
-    return str(done.stdout)
+def errors_of(
+    root: Path, calls: str, *, before: str = "", prefix: list[str] | None = None
+) -> dict[str, str]:
+    """Run driver ``calls`` (one per line) in a child process; each line's error (or ``ok``).
 
-
-def errors_of(root: Path, calls: str, *, before: str = "", **options: object) -> dict[str, str]:
-    """Run driver ``calls`` (one per line) in a child; each line's error message (or ``ok``)."""
+    ``before`` runs first in the child (resource limits); ``prefix`` is a
+    command that wraps the child (a mount namespace, dropped privileges).
+    """
     lines = [line.strip() for line in textwrap.dedent(calls).strip().splitlines()]
     code = f"""
 import json, regstore
@@ -72,9 +65,15 @@ for line in {lines!r}:
         found[line] = f"assertion failed: {{exc}}"
 print(json.dumps(found))
 """
-    import json
-
-    result: dict[str, str] = json.loads(child(code, **options))
+    done = subprocess.run(
+        [*(prefix or []), sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, str] = json.loads(done.stdout)
     return result
 
 
