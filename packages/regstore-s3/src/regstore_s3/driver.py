@@ -222,6 +222,10 @@ class S3Driver(StorageDriver):
             )
         return url
 
+    def s3_bucket_key(self, path: str) -> tuple[str, str]:
+        """The bucket and object key that hold ``path``: for middleware such as cloudfront."""
+        return self.bucket, self.layout.key(path)
+
     def walk(
         self, path: str, *, start_after: str | None = None, prune: Prune | None = None
     ) -> Iterator[FileInfo]:
