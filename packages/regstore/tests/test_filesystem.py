@@ -62,6 +62,13 @@ def test_unknown_parameter_is_refused_with_the_allowed_keys(root: Path) -> None:
     assert caught.value.parameter == "rootdir"
 
 
+@pytest.mark.parametrize("given", [True, ["/a"], "/tmp/a\x00b"])
+def test_a_rootdirectory_that_cannot_name_a_directory_is_refused(given: object) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        regstore.create("filesystem", {"rootdirectory": given})
+    assert caught.value.parameter == "rootdirectory"
+
+
 def test_rootdirectory_accepts_a_pathlib_path(root: Path) -> None:
     driver = regstore.create("filesystem", {"rootdirectory": root})
     driver.put_content("/x", b"1")
@@ -163,6 +170,15 @@ def test_a_name_too_long_for_the_disk_is_missing_for_reads_and_refused_for_write
     with pytest.raises(DriverError, match="too long for the filesystem"):
         driver.writer(long)
     assert tree(root) == ["a"]
+
+
+@pytest.mark.parametrize("offset", [3, 4, 2**45, 2**62, 2**63, 2**70])
+def test_an_offset_beyond_what_the_disk_addresses_reads_nothing(
+    driver: StorageDriver, offset: int
+) -> None:
+    driver.put_content("/a", b"abc")
+    with driver.reader("/a", offset) as stream:
+        assert stream.read() == b""
 
 
 def test_a_root_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:

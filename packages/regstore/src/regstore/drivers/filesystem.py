@@ -78,6 +78,8 @@ class FilesystemDriver(StorageDriver):
             directory = os.fsdecode(given)
         else:
             directory = params.string("rootdirectory", DEFAULT_ROOT) or DEFAULT_ROOT
+        if "\x00" in directory:
+            params.fail("rootdirectory", "a directory name cannot contain a NUL character")
         self._root = StorageRoot(directory)
         self._limit = params.integer(
             "maxthreads", DEFAULT_MAXTHREADS, minimum=MIN_MAXTHREADS, clamp_minimum=True
@@ -125,7 +127,11 @@ class FilesystemDriver(StorageDriver):
                 raise PathNotFoundError(path) from None
             raise self._error(exc, "read", path) from exc
         if offset:
-            file.seek(offset)  # past the end is fine: reads return b""
+            try:
+                file.seek(offset)  # past the end is fine: reads return b""
+            except (OSError, OverflowError, ValueError):
+                # Beyond what the filesystem can address, so past the end all the same.
+                file.seek(0, os.SEEK_END)
         return file
 
     def stat(self, path: str) -> FileInfo:
