@@ -104,6 +104,31 @@ def test_resume_in_another_process_both_ways(driver: StorageDriver, root: Path) 
     assert tree(root) == ["up"]
 
 
+def test_a_crashed_writer_resumes_exactly_where_the_upload_was_last_closed(
+    driver: StorageDriver, root: Path
+) -> None:
+    with driver.writer("/up") as upload:
+        upload.write(b"closed part")
+    # A process appends more than the write buffer holds, so it reaches the disk, then dies
+    # without closing.
+    run_python(
+        f"""
+        import os, regstore
+        driver = regstore.create("filesystem", {{"rootdirectory": {str(root)!r}}})
+        upload = driver.writer("/up", append=True)
+        upload.write(b"lost" * (1 << 20))
+        os._exit(0)
+        """
+    )
+    assert (root / "~uploads/up/~data").stat().st_size > 4 << 20
+    with driver.writer("/up", append=True) as upload:
+        assert upload.size == 11
+        upload.write(b", resumed")
+        upload.commit()
+    assert driver.get_content("/up") == b"closed part, resumed"
+    assert tree(root) == ["up"]
+
+
 def test_commit_removes_the_upload_folders(driver: StorageDriver, root: Path) -> None:
     driver.put_content("/other/file", b"1")
     with driver.writer("/a/b/c/upload") as upload:

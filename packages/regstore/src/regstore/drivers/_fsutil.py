@@ -161,7 +161,7 @@ def fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def write_all(fd: int, data: memoryview | bytearray) -> None:
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     """Write all of ``data`` to ``fd``, continuing after short writes."""
     view = memoryview(data)
     try:

@@ -1,8 +1,9 @@
 """The filesystem driver's writer: a pending file under ``~uploads``, renamed into place on commit.
 
-The pending upload of path ``P`` is the file ``<root>/~uploads/P/~data``.
-Because it is an ordinary file outside the path namespace, it survives the
-process and any driver instance over the same root resumes it.
+The pending upload of path ``P`` is the file ``<root>/~uploads/P/~data``, and
+``~size`` beside it records its size at the last ``close``. Because these are
+ordinary files outside the path namespace, the upload survives the process and
+any driver instance over the same root resumes it, exactly where it was closed.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ __all__ = ["BUFFER_SIZE", "FilesystemWriter", "open_writer"]
 #: Small writes are gathered up to this many bytes before they reach the file.
 BUFFER_SIZE = 1 << 20
 _DATA = f"{HIDDEN}data"
-# The pending file is never a symlink: one planted there must not redirect the upload.
-_OPEN = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+#: The upload's size at its last ``close``, beside the pending file.
+_SIZE = f"{HIDDEN}size"
+# The files of an upload are never symlinks: one planted there must not redirect it.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0) | _NOFOLLOW
 
 
 def open_writer(root: StorageRoot, path: str, append: bool, driver_name: str) -> FilesystemWriter:
@@ -40,20 +44,81 @@ def open_writer(root: StorageRoot, path: str, append: bool, driver_name: str) ->
     directory = root.upload_dir(path)
     pending = os.path.join(directory, _DATA)
     try:
-        fd: int | None = None
-        if append:
-            with suppress(FileNotFoundError, NotADirectoryError):
-                fd = os.open(pending, _OPEN)
-            if fd is None:
+        fd = _resume(directory, pending) if append else None
+        if fd is None:
+            _forget_size(directory)  # a new upload: a size left by an earlier one does not apply
+            if append:
                 fd = _start_from_committed(target, directory, pending)
-        else:
-            flags = _OPEN | os.O_CREAT | os.O_TRUNC
-            fd = create_in(directory, lambda: os.open(pending, flags, 0o666))
+            else:
+                flags = _OPEN | os.O_CREAT | os.O_TRUNC
+                fd = create_in(directory, lambda: os.open(pending, flags, 0o666))
         size = os.fstat(fd).st_size
     except OSError as exc:
         remove_empty_dirs(directory, root.path)
         raise os_error(exc, "open a writer for", path, root.path, writing=True) from exc
     return FilesystemWriter(root, path, directory, fd, size, driver_name)
+
+
+def _resume(directory: str, pending: str) -> int | None:
+    """The pending file, cut back to the size its last ``close`` recorded; None if there is none.
+
+    Bytes written after the last ``close`` (by a process that then crashed)
+    are dropped, so an upload always resumes exactly where it was closed.
+    """
+    try:
+        fd = os.open(pending, _OPEN)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        closed = _closed_size(directory)
+        if closed is not None and closed < os.fstat(fd).st_size:
+            os.ftruncate(fd, closed)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _closed_size(directory: str) -> int | None:
+    """The size the last ``close`` recorded (None: none, or unreadable after a power loss)."""
+    try:
+        fd = os.open(os.path.join(directory, _SIZE), os.O_RDONLY | _NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    try:
+        text = os.read(fd, 32)
+    finally:
+        os.close(fd)
+    try:
+        size = int(text)
+    except ValueError:
+        return None
+    return size if size >= 0 else None
+
+
+def _record_size(directory: str, size: int) -> None:
+    """Record the size at ``close`` beside the pending file (temp file, then rename).
+
+    The caller fsyncs the directory. The small file itself is not fsynced: if
+    its content is lost, it reads as no record and the file's own size counts.
+    """
+    temp = temp_name(directory, "size")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+        try:
+            write_all(fd, str(size).encode())
+        finally:
+            os.close(fd)
+        os.replace(temp, os.path.join(directory, _SIZE))
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _forget_size(directory: str) -> None:
+    with suppress(FileNotFoundError, NotADirectoryError):
+        os.unlink(os.path.join(directory, _SIZE))
 
 
 def _start_from_committed(target: str, directory: str, pending: str) -> int:
@@ -151,7 +216,10 @@ class FilesystemWriter(FileWriter):
             return
         self._sync("close the upload of")
         try:
+            _record_size(self._directory, self._stored)
             fsync_dir(self._directory)
+        except FileNotFoundError:
+            pass  # the upload was deleted meanwhile: nothing is left to keep
         except OSError as exc:
             raise self._error(exc, "close the upload of") from exc
 
@@ -171,6 +239,7 @@ class FilesystemWriter(FileWriter):
         except OSError as exc:
             remove_empty_dirs(directory, self._root.path)
             raise self._error(exc, "commit") from exc
+        _forget_size(self._directory)
         remove_empty_dirs(self._directory, self._root.path)
 
     def _cancel(self) -> None:
@@ -180,6 +249,7 @@ class FilesystemWriter(FileWriter):
         self._buffer.clear()
         try:
             os.unlink(self._pending)
+            _forget_size(self._directory)
         except FileNotFoundError:
             pass
         except OSError as exc:
