@@ -12,8 +12,11 @@ What this driver does where the contract leaves a choice:
   closes it, renames it over the target and fsyncs the directory: a reader or
   a crash sees the old content or the new, never a torn file.
 - The pending upload of ``P`` is the file ``<root>/~uploads/P/~data``; any
-  instance or process over the same root resumes it. ``append=True`` with no
-  pending upload on committed non-empty content resumes from a copy of it.
+  instance or process over the same root resumes it, exactly where it was
+  last closed. ``append=True`` with no pending upload on committed non-empty
+  content resumes from a copy of it.
+- A crash can leave hidden ``~tmp.*`` files beside a stored file; they never
+  show, and ``delete`` of the folder removes them.
 - A missing root is an empty store: ``list("/")`` is ``[]``, ``walk("/")``
   yields nothing and ``stat("/")`` is a directory.
 - A directory holding no files (left by another tool) is still a directory.
