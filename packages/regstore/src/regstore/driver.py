@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import IO, ClassVar
+from typing import IO
 
 from .errors import PathNotFoundError, WriterClosedError
 
@@ -184,8 +184,9 @@ class StorageDriver(ABC):
     is safe to call from many threads at once.
     """
 
-    #: A limit on concurrent backend calls the wrapper enforces (None: no limit).
-    concurrency_limit: ClassVar[int | None] = None
+    #: A limit on concurrent backend calls the wrapper enforces (None: no limit);
+    #: drivers with a parameter for it (``maxthreads``) set it in ``__init__``.
+    concurrency_limit: int | None = None
 
     @property
     @abstractmethod

@@ -84,7 +84,7 @@ class FilesystemDriver(StorageDriver):
         if "\x00" in directory:
             params.fail("rootdirectory", "a directory name cannot contain a NUL character")
         self._root = StorageRoot(directory)
-        self._limit = params.integer(
+        self.concurrency_limit = params.integer(
             "maxthreads", DEFAULT_MAXTHREADS, minimum=MIN_MAXTHREADS, clamp_minimum=True
         )
 
@@ -92,11 +92,6 @@ class FilesystemDriver(StorageDriver):
     def name(self) -> str:
         return "filesystem"
 
-    # The base class declares a class-wide default; this driver's limit is a parameter.
-    @property
-    def concurrency_limit(self) -> int:  # type: ignore[override]
-        """``maxthreads``: how many calls may run at once."""
-        return self._limit
 
     @property
     def rootdirectory(self) -> str:
@@ -104,7 +99,7 @@ class FilesystemDriver(StorageDriver):
         return self._root.path
 
     def __repr__(self) -> str:
-        return f"FilesystemDriver(rootdirectory={self._root.path!r}, maxthreads={self._limit})"
+        return f"FilesystemDriver(rootdirectory={self._root.path!r}, maxthreads={self.concurrency_limit})"
 
     def _error(self, exc: OSError, action: str, path: str, *, writing: bool = False) -> DriverError:
         return os_error(exc, action, path, self._root.path, writing=writing)
