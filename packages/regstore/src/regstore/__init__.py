@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import errors
 from .__about__ import __version__
+from .config import from_config
 from .driver import FileInfo, FileWriter, StorageDriver
 from .errors import (
     DriverError,
@@ -40,5 +41,6 @@ __all__ = [
     "available_drivers",
     "create",
     "errors",
+    "from_config",
     "register",
 ]
