@@ -1,0 +1,128 @@
+"""The stores the robustness suites run against: a driver name, its parameters, its leftovers.
+
+A ``Target`` is plain data (JSON-ready parameters and environment), so a crash
+test can hand it to a child process that builds the same driver. Each target
+gets a fresh namespace: a new root directory, bucket or container.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import regstore
+
+__all__ = ["CLOUD", "FILESYSTEM", "Target", "filesystem_target", "open_target"]
+
+FILESYSTEM = "filesystem"
+#: Every cloud target: driver and emulator.
+CLOUD = ("s3-moto", "s3-rgw", "azure-azurite", "gcs-fakegcs", "gcs-gcpemu")
+MiB = 1 << 20
+
+
+def _nothing() -> list[str]:
+    return []
+
+
+@dataclass
+class Target:
+    """One store: how to build its driver, and what it keeps outside the path namespace."""
+
+    label: str
+    driver_name: str
+    parameters: dict[str, Any]
+    #: Environment variables the driver reads (set them around ``create``).
+    env: dict[str, str] = field(default_factory=dict)
+    #: Backend objects kept outside the path namespace (pending uploads, temp files).
+    leftovers: Callable[[], list[str]] = _nothing
+    #: The smallest upload chunk that exercises the backend's multi-part path.
+    part_size: int = 64 * 1024
+    #: Strings that must never show in errors, reprs, logs or CLI output.
+    secrets: tuple[str, ...] = ()
+    #: The emulator's base URL (cloud targets), as it appears in parameters and env.
+    endpoint: str = ""
+
+    def create(self, **overrides: Any) -> regstore.StorageDriver:
+        """A new driver instance over this store (parameters overridden by ``overrides``)."""
+        with _environment(self.env):
+            return regstore.create(self.driver_name, {**self.parameters, **overrides})
+
+    def via(self, url: str) -> Target:
+        """The same store reached through ``url`` (a fault proxy) instead of the emulator."""
+        if not self.endpoint:
+            raise ValueError(f"{self.label} has no network endpoint to redirect")
+        return replace(
+            self,
+            parameters=_swap(self.parameters, self.endpoint, url),
+            env={name: value.replace(self.endpoint, url) for name, value in self.env.items()},
+            endpoint=url,
+        )
+
+    def spec(self) -> dict[str, Any]:
+        """What a child process needs to build the same driver."""
+        return {"driver": self.driver_name, "parameters": self.parameters, "env": self.env}
+
+
+def _swap(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, dict):
+        return {key: _swap(item, old, new) for key, item in value.items()}
+    return value
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def filesystem_target(root: Path) -> Target:
+    """The filesystem driver under ``root``; leftovers are its ``~`` files (uploads, temps)."""
+
+    def leftovers() -> list[str]:
+        if not root.exists():
+            return []
+        return sorted(
+            str(path.relative_to(root))
+            for path in root.rglob("*")
+            if "~" in str(path.relative_to(root)) and not path.is_dir()
+        )
+
+    return Target(
+        FILESYSTEM,
+        FILESYSTEM,
+        {"rootdirectory": str(root)},
+        leftovers=leftovers,
+        part_size=512 * 1024,
+    )
+
+
+@contextmanager
+def open_target(label: str, tmp_path: Path) -> Iterator[Target]:
+    """A fresh store for ``label``: a root under ``tmp_path``, or a new bucket or container.
+
+    Cloud targets skip (or fail, with ``REGSTORE_REQUIRE_ALL_BACKENDS=1``) when
+    their emulator is not running, and remove their bucket afterwards.
+    """
+    if label == FILESYSTEM:
+        yield filesystem_target(tmp_path / "root")
+        return
+    if label not in CLOUD:
+        raise ValueError(f"unknown target {label!r}")
+    from . import cloud
+
+    with cloud.OPENERS[label](label) as target:
+        yield target
