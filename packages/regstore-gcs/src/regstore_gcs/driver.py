@@ -27,7 +27,7 @@ from regstore.paths import ROOT
 from regstore.walking import EPOCH, walk_flat
 
 from .client import connect
-from .config import NAME, parse
+from .config import NAME, GCSConfig, parse
 from .deleting import Deleter
 from .errors import ErrorMap
 from .layout import Layout
@@ -53,7 +53,7 @@ class GCSDriver(StorageDriver):
         config = parse(parameters)
         self._config = config
         # The wrapper bounds concurrent calls by this (the registry's maxconcurrency).
-        self.concurrency_limit = config.maxconcurrency  # type: ignore[misc]
+        self.concurrency_limit = config.maxconcurrency
         self._connection = connect(config, pool_size=config.maxconcurrency + BACKGROUND_WORKERS)
         self._client = self._connection.client
         self._bucket = self._client.bucket(config.bucket)
@@ -76,6 +76,11 @@ class GCSDriver(StorageDriver):
             f"GCSDriver(bucket={self._config.bucket!r},"
             f" rootdirectory={self._config.rootdirectory!r})"
         )
+
+    @property
+    def config(self) -> GCSConfig:
+        """The validated parameters (the service-account key stays out of its ``repr``)."""
+        return self._config
 
     @property
     def uses_batches(self) -> bool:
@@ -194,9 +199,9 @@ class GCSDriver(StorageDriver):
 
     def _files_below(self, path: str, after: str | None) -> Iterator[FileInfo]:
         """Files strictly below ``path`` whose path sorts after ``after``, in byte order."""
-        start = None if after is None else self._layout.start_offset(after)
-        if start == "":
+        if after is not None and self._layout.after_every_path(after):
             return
+        start = None if after is None else self._layout.start_offset(after)
         prefix = self._layout.children_prefix(path)
         # Below the root, stop before the driver's own ``~`` objects.
         end = prefix + "~" if path == ROOT else None
@@ -326,7 +331,14 @@ class GCSDriver(StorageDriver):
         def run(call: Callable[[], bytes]) -> bytes:
             try:
                 with self._errors.translating(operation, path):
-                    return call()
+                    try:
+                        return call()
+                    except (api.NotFound, api.PreconditionFailed) as exc:
+                        # The generation this reader started on is gone.
+                        raise DriverError(
+                            f"{operation} {path}: the object was replaced or deleted while it"
+                            " was read; open a new reader"
+                        ) from exc
             except StorageDriverError as exc:
                 exc.driver_name = exc.driver_name or NAME
                 raise

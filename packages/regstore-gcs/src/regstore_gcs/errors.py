@@ -115,7 +115,12 @@ class ErrorMap:
             )
         if isinstance(exc, DataCorruption):
             return DriverError(f"{where}: the data failed its checksum in transit: {exc}")
-        if isinstance(exc, (auth.RefreshError, auth.TransportError)):
+        if isinstance(exc, (auth.RefreshError, auth.InvalidOperation)):
+            return DriverError(
+                f"{where}: the credentials were rejected and could not be refreshed"
+                f" (check keyfile or credentials): {exc}"
+            )
+        if isinstance(exc, auth.TransportError):
             return DriverError(f"{where}: could not obtain an access token: {exc}")
         if isinstance(exc, requests.RequestException):
             return DriverError(f"{where}: cannot reach {self.endpoint}: {_describe(exc)}")

@@ -52,18 +52,29 @@ class Layout:
     def start_offset(self, after: str) -> str | None:
         """A listing ``startOffset`` at or before the first path sorting after ``after``.
 
-        Returns ``""`` when no path sorts after ``after``, None when every path
-        does. The result may be earlier than exact (callers still filter):
-        characters outside printable ASCII are cut, as object names avoid them.
+        None when every path sorts after ``after`` (list from the start; see
+        ``after_every_path`` for the opposite case). The result may be earlier
+        than exact (callers still filter): object names avoid characters
+        outside printable ASCII, so the offset stops at the first one, and one
+        above ``~`` (as in ``after_subtree``) becomes ``~``, which still sorts
+        after every valid path character.
         """
         if not after.startswith("/"):
-            return None if after < "/" else ""
+            return None
         printable = after
         for index, char in enumerate(after):
-            if not " " <= char <= "~":
+            if char > "~":
+                printable = after[:index] + "~"
+                break
+            if char < " ":
                 printable = after[:index]
                 break
         return self.prefix + printable[1:]
+
+    @staticmethod
+    def after_every_path(after: str) -> bool:
+        """True when no path sorts after ``after`` (every path starts with ``/``)."""
+        return not after.startswith("/") and after > "/"
 
     # -- pending uploads --------------------------------------------------------
 

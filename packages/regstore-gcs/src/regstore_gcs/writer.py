@@ -149,6 +149,6 @@ class GCSWriter(FileWriter):
     def _check_failed(self) -> None:
         if self._failed is not None:
             raise DriverError(
-                f"an earlier part upload of {self.path} failed ({self._failed}); the pending"
+                f"the writer of {self.path} failed earlier ({self._failed}); the pending"
                 " upload is as it was at its last successful close"
             )
