@@ -1,0 +1,139 @@
+"""The command group, its store options, and how errors reach the user: one sentence."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from types import FrameType
+
+import click
+
+from .. import __version__
+from ..config import ConfigError
+from ..errors import InvalidParameterError, InvalidStorageDriverError, StorageDriverError
+from ..middleware import IncompatibleDriverError, InvalidMiddlewareError
+from .session import CliError, Holder, StoreChoice
+
+__all__ = ["cli", "run"]
+
+#: Errors a user causes and can fix: said in one sentence.
+EXPECTED = (
+    CliError,
+    ConfigError,
+    StorageDriverError,
+    InvalidParameterError,
+    InvalidStorageDriverError,
+    InvalidMiddlewareError,
+    IncompatibleDriverError,
+    OSError,
+    ImportError,
+)
+
+STORE_HELP = """Store: --config FILE (a registry config.yml, REGISTRY_STORAGE* variables
+applied), --driver NAME with --param key=value, or REGISTRY_STORAGE* alone;
+with none, the filesystem driver under ./.regstore-data ($REGSTORE_DATA)."""
+
+
+@click.group(
+    help=f"Browse, copy, migrate and check a container registry's storage.\n\n{STORE_HELP}",
+    context_settings={"help_option_names": ["--help"], "max_content_width": 100},
+)
+@click.option("--config", "config", metavar="FILE", help="A registry configuration file.")
+@click.option("--driver", "driver", metavar="NAME", help="A storage driver, e.g. s3, gcs.")
+@click.option(
+    "--param",
+    "params",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="A driver parameter (repeatable; a.b=v for nested keys).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(__version__, prog_name="regstore")
+@click.pass_context
+def cli(
+    ctx: click.Context, config: str | None, driver: str | None, params: tuple[str, ...], debug: bool
+) -> None:
+    session = ctx.find_object(Holder).session  # type: ignore[union-attr]
+    session.choice = StoreChoice(config=config, driver=driver, params=params)
+    session.debug = debug
+    ctx.call_on_close(session.close)
+
+
+def _register() -> None:
+    from . import check, drivers, files, sync, transfer
+
+    for module in (drivers, files, transfer, sync, check):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM unwinds like Ctrl-C, so uploads are closed (resumable), not lost.
+    raise KeyboardInterrupt
+
+
+def _say(message: str) -> None:
+    click.echo(f"regstore: error: {message}", err=True)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command; turn every error into one sentence and an exit status."""
+    holder = Holder(os.environ, notify=lambda text: click.echo(text, err=True))
+    args = list(sys.argv[1:] if argv is None else argv)
+    previous = None
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        # Outside standalone mode, click returns the status of ``ctx.exit(n)``.
+        status = cli.main(args, prog_name="regstore", standalone_mode=False, obj=holder)
+        return status if isinstance(status, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("regstore: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as other tools do.
+        _quiet_stdout()
+        return 0
+    except EXPECTED as exc:
+        if holder.session.debug:
+            traceback.print_exc()
+        _say(_sentence(exc))
+        return 1
+    except Exception as exc:
+        if holder.session.debug:
+            traceback.print_exc()
+        _say(
+            f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback,"
+            " and please report it)"
+        )
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sentence(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, StorageDriverError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return str(exc)
+
+
+def _quiet_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
