@@ -41,6 +41,9 @@ def build_service_client(config: AzureConfig, credential: Any) -> BlobServiceCli
         initial_backoff=config.retry_delay,  # type: ignore[arg-type]  # seconds, float is fine
         increment_base=2,
         retry_total=config.max_retries,
+        retry_connect=config.max_retries,
+        retry_read=config.max_retries,
+        retry_status=config.max_retries,
         random_jitter_range=config.retry_delay,  # type: ignore[arg-type]
     )
     return BlobServiceClient(

@@ -1,8 +1,9 @@
 """Deleting many blobs: Blob Batch requests of up to 256, or parallel single deletes.
 
-Accounts without the Blob Batch API (some emulators and account kinds) answer
-the batch request itself with an error; the deleter then switches to single
-deletes with bounded concurrency for the rest of its life.
+A batch that fails as a whole is not retried as a batch: its deletes are sent
+one by one (with bounded concurrency, each retried by the SDK's policy). A
+batch refused with a 4xx or 501 answer means the account cannot do batches
+(some account kinds and emulators), so the deleter stops trying them.
 """
 
 from __future__ import annotations
@@ -47,17 +48,25 @@ class BatchDeleter:
         """Delete every name; the result maps each to True (deleted) or False (was missing)."""
         result: dict[str, bool] = {}
         for batch in _batches(names, BATCH_SIZE):
-            result.update(self._delete_batch(batch) if self.use_batch else self._delete_each(batch))
+            if self.use_batch and len(batch) > 1:
+                result.update(self._delete_batch(batch))
+            else:
+                result.update(self._delete_each(batch))
         return result
 
     def _delete_batch(self, names: list[str]) -> dict[str, bool]:
         try:
-            responses = list(self._container.delete_blobs(*names, raise_on_any_failure=False))
+            responses = list(
+                self._container.delete_blobs(*names, raise_on_any_failure=False, retry_total=0)
+            )
         except HttpResponseError as exc:
             if error_code(exc) in _NOT_BATCH_PROBLEMS or exc.status_code in (401, 403):
                 raise
-            with self._lock:
-                self.use_batch = False
+            if exc.status_code is not None and (
+                400 <= exc.status_code < 500 or exc.status_code == 501
+            ):
+                with self._lock:
+                    self.use_batch = False
             return self._delete_each(names)
         result: dict[str, bool] = {}
         for name, response in zip(names, responses, strict=True):

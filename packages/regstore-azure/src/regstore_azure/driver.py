@@ -199,13 +199,16 @@ class AzureDriver(StorageDriver):
         with self._backend.errors("delete", path):
             below = (blob.name for blob in container.list_blobs(name_starts_with=f"{key}/"))
             found = any(deleter.delete(_chain(key, below)).values())
+            # Few names live under the staging area: one listing finds the
+            # upload of the path itself and those below it.
             pending = (
                 blob.name
                 for blob in container.list_blobs(
-                    name_starts_with=f"{staging}/", include=["uncommittedblobs"]
+                    name_starts_with=staging, include=["uncommittedblobs"]
                 )
+                if blob.name == staging or blob.name.startswith(f"{staging}/")
             )
-            for name, deleted in deleter.delete(_chain(staging, pending)).items():
+            for name, deleted in deleter.delete(pending).items():
                 if deleted or self._backend.discard_staging(name, delete_tried=True):
                     found = True
         if not found:
@@ -240,8 +243,6 @@ class AzureDriver(StorageDriver):
             child = self._layout.child(path, item.name)
             if child is not None:
                 return child
-            if item.name.startswith(self._layout.private):
-                return None  # the driver's own names sort last
         return None
 
     def _files_below(self, path: str) -> Callable[[str | None], Iterator[FileInfo]]:

@@ -46,8 +46,9 @@ ERROR_TABLE: dict[str, str] = {
         " check credentials (tenant, client id, secret) or connectionstring"
     ),
     "AuthorizationFailure": (
-        "the credentials are not allowed to do this in container {container!r}"
-        " (AuthorizationFailure); check role assignments, network rules or SAS permissions"
+        "storage account {account!r} refused the account key or credentials, or they may"
+        " not do this (AuthorizationFailure); check accountkey, credentials or"
+        " connectionstring, their permissions and the account's network rules"
     ),
     "AuthorizationPermissionMismatch": (
         "the credentials lack a data-plane role on container {container!r}"

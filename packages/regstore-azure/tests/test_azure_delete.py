@@ -1,0 +1,69 @@
+"""delete: Blob Batch requests of up to 256 deletes, and single deletes where batches fail."""
+
+from __future__ import annotations
+
+import pytest
+from azure_helpers import Answer, DriverFactory, Interceptor
+
+from regstore import PathNotFoundError
+
+BATCH = r"comp=batch"
+FEATURE_NOT_SUPPORTED: Answer = (
+    400,
+    {"x-ms-error-code": "FeatureNotSupported", "Content-Type": "application/xml"},
+    b'<?xml version="1.0" encoding="utf-8"?><Error><Code>FeatureNotSupported</Code>'
+    b"<Message>Blob batch is not supported.</Message></Error>",
+)
+
+
+def test_deletes_go_in_batches_of_256(make_driver: DriverFactory, interceptor: Interceptor) -> None:
+    driver = make_driver(serviceurl=interceptor.url)
+    for index in range(300):
+        driver.put_content(f"/many/{index // 50}/{index}", b"")
+    driver.put_content("/many-other/file", b"kept")
+    driver.delete("/many")
+    # 301 names (the path itself is tried as a file too): two batch requests.
+    assert len(interceptor.requests("POST", BATCH)) == 2
+    assert interceptor.requests("DELETE") == []
+    with pytest.raises(PathNotFoundError):
+        driver.list("/many")
+    assert driver.get_content("/many-other/file") == b"kept"
+
+
+def test_accounts_without_batches_get_single_deletes(
+    make_driver: DriverFactory, interceptor: Interceptor
+) -> None:
+    driver = make_driver(serviceurl=interceptor.url)
+    for index in range(20):
+        driver.put_content(f"/dir/{index}", b"x")
+    interceptor.answer = lambda method, target: (
+        FEATURE_NOT_SUPPORTED if method == "POST" and "comp=batch" in target else None
+    )
+    driver.delete("/dir")
+    assert len(interceptor.requests("POST", BATCH)) == 1
+    assert len(interceptor.requests("DELETE")) == 21  # the path itself, then 20 files
+    with pytest.raises(PathNotFoundError):
+        driver.stat("/dir")
+    driver.put_content("/again/file", b"x")
+    driver.delete("/again")
+    assert len(interceptor.requests("POST", BATCH)) == 1  # batches are not tried again
+
+
+def test_a_failed_batch_is_retried_as_single_deletes(
+    make_driver: DriverFactory, interceptor: Interceptor
+) -> None:
+    driver = make_driver(serviceurl=interceptor.url)
+    for index in range(5):
+        driver.put_content(f"/dir/{index}", b"x")
+    failures = iter([(500, {"x-ms-error-code": "InternalError"}, b"")])
+    interceptor.answer = lambda method, target: (
+        next(failures, None) if method == "POST" and "comp=batch" in target else None
+    )
+    driver.delete("/dir")
+    assert len(interceptor.requests("POST", BATCH)) == 1  # not retried as a batch
+    assert len(interceptor.requests("DELETE")) == 6
+    driver.put_content("/dir2/file", b"x")
+    driver.delete("/dir2")
+    assert len(interceptor.requests("POST", BATCH)) == 2  # a 500 does not disable batches
+    with pytest.raises(PathNotFoundError):
+        driver.stat("/dir")
