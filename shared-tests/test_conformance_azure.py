@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
-from testenv import backend_env, unique_name
 
 import regstore
 from regstore.testsuite import DriverSuite
+from testenv import backend_env, unique_name
 
 
 class TestAzureOnAzurite(DriverSuite):
