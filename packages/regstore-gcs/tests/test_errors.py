@@ -136,3 +136,11 @@ def test_cleanup_failure_after_commit_says_the_content_is_committed(
         writer.commit()
     assert driver.get_content("/u") == b"z" * (256 * 1024 + 1)
     driver.delete("/u")  # removes the staged objects too
+
+
+def test_useragent_reaches_the_wire(make_driver: Make, proxy: Any) -> None:
+    make_driver(useragent="registry/3.0 (mirror)").list("/")
+    make_driver().list("/")
+    agents = [seen.headers["user-agent"] for seen in proxy.requests("GET", "/o?")]
+    assert agents[0].startswith("registry/3.0 (mirror)")
+    assert agents[1].startswith("regstore-gcs/")

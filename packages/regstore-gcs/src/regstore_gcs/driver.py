@@ -119,23 +119,22 @@ class GCSDriver(StorageDriver):
         return io.BufferedReader(raw, buffer_size=_READ_BUFFER)
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
-        fresh = Pending(0, self._config.chunksize, b"")
+        empty = Pending(0, self._config.chunksize, b"")
         with self._errors.translating("writer", path):
-            if not append:
-                self._uploads.forget(path)
-                pending, is_fresh = fresh, True
-            else:
+            if append:
                 found = self._uploads.load(path)
-                pending, is_fresh = (fresh, False) if found is None else (found, False)
                 if found is None:
                     self._check_appendable(path)
+            else:
+                self._uploads.forget(path)  # a fresh upload never resumes older parts
+                found = None
         return GCSWriter(
             self._uploads,
             self._layout,
             self._errors,
             path,
-            pending=pending,
-            fresh=is_fresh,
+            pending=found or empty,
+            fresh=not append,
             driver_name=NAME,
         )
 

@@ -25,7 +25,7 @@ PARTS_IN_FLIGHT = 2
 
 
 class GCSWriter(FileWriter):
-    """Writes one pending upload; resumes from ``pending`` (None: a fresh upload)."""
+    """Writes one pending upload, resuming ``pending``; ``fresh`` for ``append=False``."""
 
     def __init__(
         self,
