@@ -34,8 +34,8 @@ def build_credential(config: AzureConfig) -> Any:
 def build_service_client(config: AzureConfig, credential: Any) -> BlobServiceClient:
     """A service client whose retries follow ``max_retries`` and ``retry_delay``.
 
-    The SDK's exponential policy waits ``retry_delay``, then ``retry_delay + 2**n``
-    seconds (with jitter of ``retry_delay``) and gives up after ``max_retries``.
+    The SDK's exponential policy waits ``retry_delay + 2**n`` seconds before retry
+    ``n`` (give or take ``retry_delay``) and gives up after ``max_retries`` retries.
     """
     retry = ExponentialRetry(
         initial_backoff=config.retry_delay,  # type: ignore[arg-type]  # seconds, float is fine
