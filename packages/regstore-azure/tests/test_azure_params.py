@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import socket
 from datetime import timedelta
 from typing import Any
@@ -16,7 +18,7 @@ from azure.storage.blob import (
 from azure_helpers import DriverFactory, Interceptor
 
 import regstore
-from regstore import DriverError, InvalidParameterError, PathNotFoundError
+from regstore import DriverError, InvalidParameterError, PathNotFoundError, StorageDriver
 from regstore_azure import AzureDriver
 from regstore_azure.config import (
     AzureConfig,
@@ -286,3 +288,21 @@ def test_retries_follow_max_retries(make_driver: DriverFactory, interceptor: Int
         driver.stat("/file")
     assert "azure: stat /file: " in str(caught.value)
     assert len(interceptor.requests("HEAD", r"/file$")) == 2  # the first try and 1 retry
+
+
+def test_no_key_or_signature_in_logs(
+    driver: StorageDriver, account_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with driver.writer("/upload") as writer:
+        writer.write(b"pending")
+    writer = driver.writer("/upload", append=True)
+    writer.commit()  # block copies under a SAS
+    driver.move("/upload", "/moved")  # a copy under a SAS
+    assert driver.redirect_url("/moved")
+    driver.delete("/moved")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "x-ms-copy-source" in logged  # the SDK logged the copy requests
+    assert account_key not in logged
+    signatures = re.findall(r"sig=([^&'\s\"]+)", logged)
+    assert all(value in ("*****", "REDACTED") for value in signatures), signatures
