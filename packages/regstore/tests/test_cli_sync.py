@@ -100,7 +100,7 @@ def test_sync_killed_then_run_again_copies_the_rest(
     ran = cli("--config", source.config, "sync", "--to-config", dest.config)
     assert ran.code == 0, ran.err
     assert f"skipped {len(partial)} already there" in ran.out
-    assert f"copied {len(files) - len(partial)} files" in ran.out
+    assert f"copied {len(files) - len(partial)} file" in ran.out
     with dest.open() as driver:
         assert read_tree(driver) == files
     assert _snapshot(Path(source.parameters["rootdirectory"])) == before
@@ -135,7 +135,7 @@ def test_sync_terminated_mid_file_resumes_the_upload(
 
     ran = cli("--config", source.config, "sync", "--to-config", dest.config, "-j", "1")
     assert ran.code == 0, ran.err
-    assert "resumed 1 interrupted uploads" in ran.out
+    assert "resumed 1 interrupted upload (" in ran.out
     with dest.open() as driver:
         assert read_tree(driver) == files
     assert _snapshot(Path(source.parameters["rootdirectory"])) == before

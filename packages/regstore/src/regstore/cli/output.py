@@ -9,11 +9,13 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
+from rich.text import Text
 
 __all__ = ["err_console", "human", "out_console", "timestamp", "transfer_progress"]
 
@@ -40,6 +42,14 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+class _Speed(ProgressColumn):
+    """Bytes per second in the same binary units as the sizes."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{human(int(speed))}/s" if speed else "?", style="progress.data.speed")
+
+
 def transfer_progress(*extra: TextColumn) -> Progress:
     """A byte progress bar on stderr, drawn only when stderr is a terminal."""
     return Progress(
@@ -47,7 +57,7 @@ def transfer_progress(*extra: TextColumn) -> Progress:
         BarColumn(),
         TaskProgressColumn(),
         DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
+        _Speed(),
         *extra,
         TimeRemainingColumn(),
         console=err_console,

@@ -74,23 +74,28 @@ class _Report(SyncEvents):
             self.progress.update(self.task, total=self.found_bytes, files=self._files())
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def summary(result: SyncResult, dry_run: bool) -> str:
     """One line saying what happened."""
     if dry_run:
         return (
-            f"sync (dry run): would copy {result.planned} files ({human(result.planned_bytes)}),"
+            f"sync (dry run): would copy {_count(result.planned, 'file')}"
+            f" ({human(result.planned_bytes)}),"
             f" skip {result.skipped} already there ({human(result.skipped_bytes)})"
         )
     seconds = max(result.seconds, 1e-6)
     rate = human(int(result.copied_bytes / seconds))
     parts = [
-        f"copied {result.copied} files ({human(result.copied_bytes)})",
+        f"copied {_count(result.copied, 'file')} ({human(result.copied_bytes)})",
         f"skipped {result.skipped} already there ({human(result.skipped_bytes)})",
     ]
     if result.resumed:
         parts.append(
-            f"resumed {result.resumed} interrupted uploads ({human(result.resumed_bytes)} were"
-            " already there)"
+            f"resumed {_count(result.resumed, 'interrupted upload')}"
+            f" ({human(result.resumed_bytes)} were already there)"
         )
     parts.append(f"{len(result.failures)} failed")
     speed = f", {rate}/s" if result.copied_bytes else ""

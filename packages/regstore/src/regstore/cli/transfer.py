@@ -118,7 +118,7 @@ def _upload(
             writer.close()
         if isinstance(exc, KeyboardInterrupt) and file != "-":
             click.echo(
-                f"put: interrupted after {writer.size} bytes; continue with:"
+                "put: interrupted; continue with:"
                 f" regstore [store options] put --resume {file} {target}",
                 err=True,
             )
