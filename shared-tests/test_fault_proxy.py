@@ -84,7 +84,7 @@ class UpstreamHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._record(b"")
-        kind, _, arg = self.path.strip("/").partition("/")
+        kind, _, arg = self.path.split("?", 1)[0].strip("/").partition("/")
         if kind == "bytes":
             self._send(200, payload(int(arg)), {"X-Size": arg})
         elif kind == "chunked":
@@ -102,6 +102,9 @@ class UpstreamHandler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload(int(arg)))
             self.close_connection = True
+        elif kind == "json":
+            link = {"mediaLink": f"{self.server.url}/download/{arg}", "name": arg}
+            self._send(200, json.dumps(link).encode(), {"Content-Type": "application/json"})
         elif kind == "session":
             self._send(308, b"", {"Location": f"{self.server.url}/upload/{arg}"})
         else:
@@ -378,3 +381,33 @@ def test_plan_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="unknown fault kinds"):
         FaultPlan(every="teapot")
     assert set(KINDS) >= set(STATUS_KINDS)
+
+
+def test_spare_exempts_matching_requests(proxy: FaultProxy) -> None:
+    proxy.plan = FaultPlan(every="500", spare=r"[?&]sig=")
+    assert request(proxy, "GET", "/bytes/1?sig=abc")[0] == 200
+    assert request(proxy, "GET", "/bytes/1")[0] == 500
+
+
+def test_after_lets_the_first_requests_through(proxy: FaultProxy) -> None:
+    proxy.plan = FaultPlan(every="503", after=2)
+    assert [request(proxy, "GET", "/bytes/1")[0] for _ in range(4)] == [200, 200, 503, 503]
+    proxy.plan = FaultPlan(every="503", after=1)  # counted again from the new plan
+    assert [request(proxy, "GET", "/bytes/1")[0] for _ in range(2)] == [200, 503]
+
+
+def test_host_can_be_the_emulators_own(upstream: Upstream) -> None:
+    with FaultProxy(upstream.url, host="upstream") as proxy:
+        request(proxy, "GET", "/bytes/1", Host="client.example")
+    assert upstream.seen[0][2] == upstream.url.removeprefix("http://")
+
+
+def test_emulator_urls_in_json_bodies_are_rewritten(upstream: Upstream) -> None:
+    with FaultProxy(upstream.url, rewrite_json=True) as proxy:
+        status, headers, body = request(proxy, "GET", "/json/blob")
+        assert status == 200
+        assert json.loads(body)["mediaLink"] == f"{proxy.url}/download/blob"
+        assert int(headers["Content-Length"]) == len(body)
+    with FaultProxy(upstream.url) as proxy:
+        _, _, body = request(proxy, "GET", "/json/blob")
+        assert json.loads(body)["mediaLink"] == f"{upstream.url}/download/blob"

@@ -22,7 +22,11 @@ kind                   what the client sees
 Error bodies follow the backend's format (``dialect``: ``s3``, ``azure``,
 ``gcs``) so that the SDKs classify them as they would a real service's. A
 ``Location`` header pointing at the emulator (GCS resumable sessions) is
-rewritten to point at the proxy, so later requests go through it too.
+rewritten to point at the proxy, so later requests go through it too; with
+``rewrite_json``, so are the emulator's URLs in JSON bodies (GCS ``mediaLink``).
+``host="upstream"`` sends the emulator its own address as ``Host`` (for
+fake-gcs-server, which routes path-style requests by it); the default keeps
+the client's, which SigV4 signs.
 
 Usage::
 
@@ -80,9 +84,12 @@ class FaultPlan:
     """What to break: a share of requests (``rate``), drawn from ``kinds``, or ``every`` one.
 
     ``match`` (a regular expression searched in ``"METHOD /path?query"``)
-    limits faults to matching requests; the others pass untouched. The random
-    draws come from ``random.Random(seed)``, so a run is reproducible as far
-    as the order of requests is.
+    limits faults to matching requests; ``spare`` exempts matching requests
+    (for example presigned URLs that a plain client fetches without retries).
+    ``after`` lets that many requests through untouched first (counted from the
+    moment the plan is set), so a fault can be aimed at the n-th request of an
+    operation. The random draws come from ``random.Random(seed)``, so a run is
+    reproducible as far as the order of requests is.
     """
 
     rate: float = 0.0
@@ -91,6 +98,8 @@ class FaultPlan:
     retry_after: int = 1
     slow_seconds: float = 0.3
     match: str | None = None
+    spare: str | None = None
+    after: int = 0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -176,6 +185,8 @@ class FaultProxy:
         *,
         dialect: str = "plain",
         rewrite_location: bool = True,
+        rewrite_json: bool = False,
+        host: str = "keep",
         timeout: float = 120.0,
     ) -> None:
         parsed = urllib.parse.urlsplit(upstream)
@@ -187,13 +198,19 @@ class FaultProxy:
             raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}")
         self.upstream_host = parsed.hostname
         self.upstream_port = parsed.port or 80
+        if host not in ("keep", "upstream"):
+            raise ValueError(f"host must be 'keep' or 'upstream', got {host!r}")
         self.dialect = dialect
         self.rewrite_location = rewrite_location
+        self.rewrite_json = rewrite_json
+        self.host = host
         self.timeout = timeout
         self._lock = threading.Lock()
         self._plan = plan or FaultPlan()
         self._rng = random.Random(self._plan.seed)
         self._match = re.compile(self._plan.match) if self._plan.match else None
+        self._spare = re.compile(self._plan.spare) if self._plan.spare else None
+        self._since_plan = 0
         self._requests = 0
         self._upstream_errors = 0
         self._by_kind: dict[str, int] = {}
@@ -272,6 +289,8 @@ class FaultProxy:
             self._plan = plan
             self._rng = random.Random(plan.seed)
             self._match = re.compile(plan.match) if plan.match else None
+            self._spare = re.compile(plan.spare) if plan.spare else None
+            self._since_plan = 0
 
     def stats(self) -> FaultStats:
         """A snapshot of the counters."""
@@ -296,9 +315,15 @@ class FaultProxy:
         """Count one request; the fault to inject (or None), the plan, and a request number."""
         with self._lock:
             self._requests += 1
+            self._since_plan += 1
             number = self._requests
             plan = self._plan
-            if self._match is not None and not self._match.search(f"{method} {target}"):
+            request = f"{method} {target}"
+            if self._match is not None and not self._match.search(request):
+                return None, plan, number
+            if self._spare is not None and self._spare.search(request):
+                return None, plan, number
+            if self._since_plan <= plan.after:
                 return None, plan, number
             if plan.every is not None:
                 return plan.every, plan, number
@@ -320,6 +345,16 @@ class FaultProxy:
                 self._connections.add(connection)
             else:
                 self._connections.discard(connection)
+
+    def _rewrite_body(self, body: bytes) -> bytes:
+        """Point the emulator's own URLs in a JSON body at the proxy."""
+        here = f"127.0.0.1:{self.port}".encode()
+        for there in (
+            f"{self.upstream_host}:{self.upstream_port}",
+            f"localhost:{self.upstream_port}",
+        ):
+            body = body.replace(b"http://" + there.encode(), b"http://" + here)
+        return body
 
     def _rewrite(self, location: str) -> str:
         """Point a URL at the emulator to the proxy instead."""
@@ -477,8 +512,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command, self.path, skip_host=True, skip_accept_encoding=True
             )
             for name, value in self.headers.items():
-                if name.lower() not in _HOP_BY_HOP:
-                    connection.putheader(name, value)
+                lower = name.lower()
+                if lower in _HOP_BY_HOP:
+                    continue
+                if lower == "host" and proxy.host == "upstream":
+                    value = f"{proxy.upstream_host}:{proxy.upstream_port}"
+                connection.putheader(name, value)
             connection.putheader("Connection", "close")
             connection.endheaders(body or None)
             return connection, connection.getresponse()
@@ -497,19 +536,25 @@ class _Handler(BaseHTTPRequestHandler):
         proxy = self.server.proxy
         self.send_response_only(response.status, response.reason)
         length: int | None = None
+        reframe = proxy.rewrite_json and "json" in (response.getheader("Content-Type") or "")
         for name, value in response.getheaders():
             lower = name.lower()
             if lower in _HOP_BY_HOP or lower == "transfer-encoding":
                 continue
             if lower == "content-length":
                 length = int(value)
+                if reframe and self._has_body(response):
+                    continue  # sent below, for the rewritten body
             if lower == "location":
                 value = proxy._rewrite(value)
             self.send_header(name, value)
         has_body = self._has_body(response)
         buffered = b""
-        if has_body and length is None:
-            buffered = response.read()  # unknown length (chunked or until close): frame it
+        json_body = "json" in (response.getheader("Content-Type") or "")
+        if has_body and (length is None or (json_body and proxy.rewrite_json)):
+            buffered = response.read()  # unknown length, or rewritten: frame it anew
+            if json_body and proxy.rewrite_json:
+                buffered = proxy._rewrite_body(buffered)
             length = len(buffered)
             self.send_header("Content-Length", str(length))
         if self.close_connection:
