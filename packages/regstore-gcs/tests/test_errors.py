@@ -113,9 +113,10 @@ def test_failed_part_upload_keeps_the_last_closed_state(make_driver: Make, proxy
     writer.write(b"a" * 1000)
     writer.close()
     writer = driver.writer("/u", append=True)
-    proxy.fail("POST", "/upload/", 403, reason="forbidden")
+    # Parts 1 and 2 go out together; shipping part 3 waits for part 1 and sees it fail.
+    proxy.fail("POST", "/upload/", 403, times=2, reason="forbidden")
     with pytest.raises(regstore.DriverError, match=r"storage\.objects\.create"):
-        writer.write(b"b" * (256 * 1024 * 3))  # the third part waits for the first
+        writer.write(b"b" * (256 * 1024 * 3))
     with pytest.raises(regstore.DriverError, match="failed earlier"):
         writer.close()
     resumed = driver.writer("/u", append=True)
