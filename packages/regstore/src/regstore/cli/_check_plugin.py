@@ -14,6 +14,13 @@ import pytest
 
 from ._check_protocol import MARKER
 
+# The suite's asserts say what differed only when pytest rewrites them; a
+# plugin module is imported before the suite, in time to ask for it.
+pytest.register_assert_rewrite("regstore.testsuite")
+
+#: The longest message kept for the table (the first line of the failure).
+MESSAGE_LIMIT = 240
+
 
 def _emit(event: dict[str, Any]) -> None:
     sys.__stdout__.write(MARKER + json.dumps(event) + "\n")  # type: ignore[union-attr]
@@ -34,9 +41,11 @@ def _message(report: pytest.TestReport) -> str:
     if isinstance(longrepr, tuple):  # a skip: (file, line, reason)
         return str(longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(longrepr, "reprcrash", None)
-    if crash is not None:
-        return str(crash.message)
-    return str(longrepr or "").strip().splitlines()[-1:][0] if longrepr else ""
+    text = str(crash.message) if crash is not None else str(longrepr or "")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    # The assertion, then pytest's first word on the difference ("At index 0 diff: ...").
+    summary = "; ".join(lines[:2])
+    return summary if len(summary) <= MESSAGE_LIMIT else summary[: MESSAGE_LIMIT - 3] + "..."
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
