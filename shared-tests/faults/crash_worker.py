@@ -8,6 +8,10 @@ small write, so a kill never leaves half a message):
   (``("closed", size)``), then a last writer that commits it (``("committed", size)``).
 - ``put``: ``put_content`` of alternating versions, for a bounded time
   (``("put", index)`` after each).
+
+``probe`` is another life: build a driver from possibly hostile parameters
+under a cap on the address space, use it a little, and report what happened
+(the hostile-input tests; a parent kills a child that hangs).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import importlib
 import itertools
 import os
 import random
+import resource
 import time
 import traceback
 from multiprocessing.connection import Connection
@@ -23,7 +28,7 @@ from typing import Any
 
 import regstore
 
-__all__ = ["content", "pieces", "run"]
+__all__ = ["content", "pieces", "probe", "run"]
 
 
 def content(seed: int, size: int) -> bytes:
@@ -92,3 +97,64 @@ def run(spec: dict[str, Any], task: dict[str, Any], report: Connection) -> None:
     except BaseException:
         report.send(("error", traceback.format_exc()[-4000:]))
         raise
+
+
+def _memory_cap(extra: int) -> None:
+    """Cap the address space at what the process maps now plus ``extra`` bytes."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                mapped = int(line.split()[1]) * 1024
+                resource.setrlimit(resource.RLIMIT_AS, (mapped + extra, mapped + extra))
+                return
+
+
+def _round_trip(driver: regstore.StorageDriver) -> None:
+    """A small put, read, resumable upload and delete; raises if any answer is wrong."""
+    data = content(1, 70_000)
+    driver.put_content("/probe/put", data)
+    if driver.get_content("/probe/put") != data:
+        raise AssertionError("get_content returned other bytes than were put")
+    writer = driver.writer("/probe/upload")
+    writer.write(data[:30_000])
+    writer.close()
+    writer = driver.writer("/probe/upload", append=True)
+    writer.write(data[30_000:])
+    writer.commit()
+    writer.close()
+    with driver.reader("/probe/upload", 5) as stream:
+        if stream.read() != data[5:]:
+            raise AssertionError("the reader returned other bytes than were written")
+    driver.delete("/probe")
+
+
+def probe(spec: dict[str, Any], task: dict[str, Any], report: Connection) -> None:
+    """Build a driver from ``spec`` (parameters may be hostile) and use it a little.
+
+    Reports ``("invalid", parameter, message)`` for an ``InvalidParameterError``,
+    ``("ok",)`` after a correct round trip, ``("driver-error", class, message)``
+    for a contract error while using it, or ``("raised", stage, class, message)``
+    for anything else; then ``("done",)``.
+    """
+    report.send(("ready",))
+    _memory_cap(task.get("extra_memory", 1 << 30))
+    try:
+        driver = _driver(spec)
+    except regstore.InvalidParameterError as exc:
+        report.send(("invalid", exc.parameter, str(exc)[:500]))
+    except BaseException as exc:
+        report.send(("raised", "create", type(exc).__name__, str(exc)[:500]))
+    else:
+        try:
+            _round_trip(driver)
+            report.send(("ok",))
+        except regstore.StorageDriverError as exc:
+            report.send(("driver-error", type(exc).__name__, str(exc)[:500]))
+        except BaseException as exc:
+            report.send(("raised", "use", type(exc).__name__, str(exc)[:500]))
+        finally:
+            try:
+                driver.close()
+            except BaseException as exc:
+                report.send(("raised", "close", type(exc).__name__, str(exc)[:500]))
+    report.send(("done",))

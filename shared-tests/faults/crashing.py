@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -68,14 +69,13 @@ class Crasher:
         kill_after: float | None,
         *,
         after_messages: int = 0,
+        entry: Callable[[dict[str, Any], dict[str, Any], Connection], None] = crash_worker.run,
     ) -> Outcome:
         """Run ``task`` in a child and SIGKILL it ``kill_after`` seconds after its
         ``after_messages``-th report (0: after it is ready); None lets it finish.
         """
         reader, writer = self.context.Pipe(duplex=False)
-        child = self.context.Process(
-            target=crash_worker.run, args=(spec, task, writer), daemon=True
-        )
+        child = self.context.Process(target=entry, args=(spec, task, writer), daemon=True)
         child.start()
         writer.close()
         outcome = Outcome()

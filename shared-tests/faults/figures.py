@@ -32,7 +32,7 @@ def record(request: pytest.FixtureRequest, kind: str, **numbers: Any) -> None:
 
 def _add(total: dict[str, Any], numbers: dict[str, Any]) -> None:
     for key, value in numbers.items():
-        if isinstance(value, bool) or key in ("kind", "test", "target"):
+        if isinstance(value, bool) or key in ("kind", "test", "target", "seed"):
             continue
         if isinstance(value, (int, float)):
             total[key] = total.get(key, 0) + value

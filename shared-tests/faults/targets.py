@@ -16,9 +16,10 @@ from typing import Any
 
 import regstore
 
-__all__ = ["CLOUD", "FILESYSTEM", "Target", "filesystem_target", "open_target"]
+__all__ = ["CLOUD", "FILESYSTEM", "INMEMORY", "Target", "filesystem_target", "open_target"]
 
 FILESYSTEM = "filesystem"
+INMEMORY = "inmemory"
 #: Every cloud target: driver and emulator.
 CLOUD = ("s3-moto", "s3-rgw", "azure-azurite", "gcs-fakegcs", "gcs-gcpemu")
 MiB = 1 << 20
@@ -119,6 +120,9 @@ def open_target(label: str, tmp_path: Path) -> Iterator[Target]:
     """
     if label == FILESYSTEM:
         yield filesystem_target(tmp_path / "root")
+        return
+    if label == INMEMORY:
+        yield Target(INMEMORY, INMEMORY, {})
         return
     if label not in CLOUD:
         raise ValueError(f"unknown target {label!r}")
