@@ -40,7 +40,7 @@ def build_client(config: S3Config, endpoint: str | None = None) -> Any:
     botocore_config = Config(
         region_name=config.region,
         signature_version="s3v4" if config.v4auth else "s3",
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         s3=cast(
             Any,
             {

@@ -8,6 +8,7 @@ out of the dataclass ``repr``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -211,14 +212,16 @@ def _region(p: Parameters, endpoint: str | None) -> str:
     return region
 
 
-def _known_regions() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def _known_regions() -> frozenset[str]:
+    """Every region in the AWS SDK's endpoint data, across partitions (read once)."""
     import botocore.session
 
     session = botocore.session.get_session()
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("s3", partition_name=partition))
-    return regions
+    return frozenset(regions)
 
 
 def _credentials(p: Parameters) -> tuple[str | None, str | None, str | None]:

@@ -46,7 +46,7 @@ class S3Writer(FileWriter):
         self._saved = saved
         #: The upload as this writer sees it; ``tail_key`` is None once the tail is read back.
         self._upload = state
-        self._buffer = bytearray()
+        self._part = _PartBuffer(state.chunksize)
         self._stale_tails: list[str] = []
         self._inflight: deque[tuple[int, Future[str]]] = deque()
         self._sizes: dict[int, int] = {}
@@ -64,19 +64,16 @@ class S3Writer(FileWriter):
         chunk = self._upload.chunksize
         offset, end = 0, data.nbytes
         while offset < end:
-            if not self._buffer and end - offset >= chunk:
+            if not self._part and end - offset >= chunk:
                 # A whole part straight from the caller's bytes (copied: they may be reused).
                 self._make_room()
                 self._submit(bytes(data[offset : offset + chunk]))
                 offset += chunk
                 continue
-            take = min(chunk - len(self._buffer), end - offset)
-            self._buffer += data[offset : offset + take]
-            offset += take
-            if len(self._buffer) == chunk:
+            offset += self._part.fill(data[offset:])
+            if self._part.full:
                 self._make_room()
-                part, self._buffer = self._buffer, bytearray()
-                self._submit(part)
+                self._submit(self._part.take())
 
     def _close(self) -> None:
         try:
@@ -86,9 +83,9 @@ class S3Writer(FileWriter):
                 return
             state = self._upload
             tail_key, tail_size = state.tail_key, state.tail_size
-            if self._buffer:
-                tail_key = self._uploads.put_tail(self.path, bytes(self._buffer))
-                tail_size = len(self._buffer)
+            if self._part:
+                tail_key = self._uploads.put_tail(self.path, self._part.contents())
+                tail_size = len(self._part)
             saved = replace(state, parts=list(state.parts), tail_key=tail_key, tail_size=tail_size)
             self._uploads.save(self.path, saved)
             self._saved = saved
@@ -108,28 +105,28 @@ class S3Writer(FileWriter):
                     client.put_object(
                         Bucket=bucket,
                         Key=self._key,
-                        Body=self._buffer,
+                        Body=self._part.contents(),
                         **self._driver.config.write_arguments(),
                     )
                 self._uploads.abort(self.path, state.upload_id)
             else:
                 parts = list(state.parts)
-                if self._buffer:
+                if self._part:
                     number = len(parts) + 1
-                    etag = self._upload_part(state.upload_id, number, self._buffer)
-                    parts.append((etag, len(self._buffer)))
+                    etag = self._upload_part(state.upload_id, number, self._part.contents())
+                    parts.append((etag, len(self._part)))
                 self._complete(parts)
             self._committed = True
         self._shutdown(cancel=False)
         self._uploads.sweep(self.path)
-        self._buffer = bytearray()
+        self._part.clear()
 
     def _cancel(self) -> None:
         self._shutdown(cancel=True)
         upload_id = self._upload.upload_id or (self._saved.upload_id if self._saved else None)
         self._uploads.abort(self.path, upload_id)
         self._uploads.sweep(self.path)
-        self._buffer = bytearray()
+        self._part.clear()
 
     # -- parts ----------------------------------------------------------------------
 
@@ -217,10 +214,10 @@ class S3Writer(FileWriter):
     # -- tail and clean-up ----------------------------------------------------------
 
     def _read_back_tail(self) -> None:
-        """Put the persisted tail back in front of the buffer (once, before new bytes)."""
+        """Put the persisted tail back in front of the part (once, before new bytes)."""
         if self._upload.tail_key is None:
             return
-        self._buffer = bytearray(self._uploads.read_tail(self.path, self._upload))
+        self._part.fill(memoryview(self._uploads.read_tail(self.path, self._upload)))
         self._stale_tails.append(self._upload.tail_key)
         self._upload.tail_key = None
         self._upload.tail_size = 0
@@ -248,3 +245,50 @@ class S3Writer(FileWriter):
         if cancel:
             self._inflight.clear()
             self._sizes.clear()
+
+
+class _PartBuffer:
+    """The part being filled, in one allocation of exactly the part size.
+
+    Filling a preallocated part (rather than growing a buffer) makes every part
+    one same-size allocation, which the allocator reuses part after part.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: bytearray | None = None
+        self._filled = 0
+
+    def __len__(self) -> int:
+        return self._filled
+
+    @property
+    def full(self) -> bool:
+        """True when the part holds ``size`` bytes."""
+        return self._filled == self._size
+
+    def fill(self, data: memoryview) -> int:
+        """Copy as much of ``data`` as fits; the number of bytes taken."""
+        if self._data is None:
+            self._data = bytearray(self._size)
+        take = min(self._size - self._filled, data.nbytes)
+        self._data[self._filled : self._filled + take] = data[:take]
+        self._filled += take
+        return take
+
+    def take(self) -> bytearray:
+        """The full part; the buffer starts a new one."""
+        assert self._data is not None
+        assert self.full
+        data, self._data, self._filled = self._data, None, 0
+        return data
+
+    def contents(self) -> bytes:
+        """A copy of the bytes filled so far (a short last part or a tail)."""
+        if self._data is None:
+            return b""
+        return bytes(memoryview(self._data)[: self._filled])
+
+    def clear(self) -> None:
+        """Drop the bytes filled so far."""
+        self._data, self._filled = None, 0
