@@ -9,14 +9,16 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import regstore
-from conftest import Ran, Store
 
-Cli = Callable[..., Ran]
+if TYPE_CHECKING:  # the conftest module is not importable by name when run with others
+    from conftest import Ran, Store
+
+Cli = Callable[..., "Ran"]
 BASE = "/docker/registry/v2"
 
 

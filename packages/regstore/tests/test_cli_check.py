@@ -13,12 +13,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import Ran, Store
+if TYPE_CHECKING:  # the conftest module is not importable by name when run with others
+    from conftest import Ran, Store
 
-Cli = Callable[..., Ran]
+Cli = Callable[..., "Ran"]
 
 BROKEN = '''
 from regstore.drivers.filesystem import FilesystemDriver

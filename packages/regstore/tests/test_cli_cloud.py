@@ -12,12 +12,14 @@ import os
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import Ran, Store
+if TYPE_CHECKING:  # the conftest module is not importable by name when run with others
+    from conftest import Ran, Store
 
-Cli = Callable[..., Ran]
+Cli = Callable[..., "Ran"]
 Tree = Callable[..., dict[str, bytes]]
 BASE = "/docker/registry/v2"
 CLOUDS = ("s3", "azure", "gcs")
