@@ -467,7 +467,15 @@ def test_sync_needs_a_destination_other_than_the_source(cli: Cli, fs: Store) -> 
     assert "no store given: use --to-config FILE or --to-driver NAME" in ran.err
     ran = cli("--config", fs.config, "sync", "--to-config", fs.config)
     assert ran.code == 1
-    assert "the destination is the source store" in ran.err
+    assert "the destination overlaps the source store" in ran.err
+    inside = f"rootdirectory={fs.parameters['rootdirectory']}/copy"
+    ran = cli("--config", fs.config, "sync", "--to-driver", "filesystem", "--to-param", inside)
+    assert ran.code == 1
+    assert "sync would write into the tree it reads" in ran.err
+    beside = f"rootdirectory={fs.parameters['rootdirectory']}-copy"  # a sibling, not inside
+    ran = cli("--config", fs.config, "sync", "--to-driver", "filesystem", "--to-param", beside)
+    assert (ran.code, ran.err) == (0, "")  # an empty source: nothing to copy
+    assert "copied 0 files" in ran.out
 
 
 def test_sync_of_a_missing_path(cli: Cli, make_store: Callable[..., Store]) -> None:

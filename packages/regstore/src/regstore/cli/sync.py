@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from typing import Any
 
 import click
 from rich.progress import Progress, TaskID, TextColumn
 
+from ..config import StorageConfig
 from ..driver import FileInfo
+from ..drivers.filesystem import DEFAULT_ROOT as DEFAULT_FILESYSTEM_ROOT
 from ..paths import ROOT
 from .files import store_path
 from .output import err_console, human, transfer_progress
@@ -102,6 +106,32 @@ def summary(result: SyncResult, dry_run: bool) -> str:
     return f"sync: {', '.join(parts)}; {result.seconds:.1f} s{speed}"
 
 
+def _root(config: StorageConfig) -> tuple[str, dict[str, Any]]:
+    """The rootdirectory (normalised) and every other parameter."""
+    root = ""
+    others: dict[str, Any] = {}
+    for key, value in config.parameters.items():
+        if key.lower() == "rootdirectory":
+            root = str(value or "")
+        else:
+            others[key.lower()] = value
+    if config.driver == "filesystem":
+        root = os.path.abspath(root or DEFAULT_FILESYSTEM_ROOT)
+    return root.strip("/"), others
+
+
+def _overlap(origin: StorageConfig, target: StorageConfig) -> bool:
+    """True when both name the same backend and one root lies inside the other."""
+    if origin.driver != target.driver:
+        return False
+    (root_a, rest_a), (root_b, rest_b) = _root(origin), _root(target)
+    if rest_a != rest_b:
+        return False
+    if not root_a or not root_b or root_a == root_b:
+        return True
+    return root_a.startswith(root_b + "/") or root_b.startswith(root_a + "/")
+
+
 @click.command("sync")
 @click.option("--to-config", metavar="FILE", help="The destination's registry configuration.")
 @click.option("--to-driver", metavar="NAME", help="The destination's driver.")
@@ -145,9 +175,10 @@ def sync(
     choice = StoreChoice(config=to_config, driver=to_driver, params=to_params, flag="to-")
     target, _ = select_store(choice, session.environ, allow_default=False)
     origin = session.config()
-    if (target.driver, target.parameters) == (origin.driver, origin.parameters):
+    if _overlap(origin, target):
         raise CliError(
-            "the destination is the source store: give another --to-config or --to-driver"
+            "the destination overlaps the source store (one rootdirectory holds the other):"
+            " sync would write into the tree it reads; give another --to-config or --to-driver"
         )
     source = session.store(middleware=False)
     dest = session.keep(target.create_driver())
