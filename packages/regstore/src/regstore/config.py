@@ -32,7 +32,6 @@ YAML files need PyYAML (``pip install "regstore[config]"``); mappings do not.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -279,6 +278,8 @@ def _env_value(text: str, variable: str, source: str) -> Any:
         return _yaml().safe_load(stripped)
     except ImportError:
         try:
+            import json  # only for JSON-valued variables; keeps ``import regstore`` lean
+
             return json.loads(stripped)
         except ValueError as exc:
             raise ConfigError(

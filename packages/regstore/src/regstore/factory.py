@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._base import CheckedDriver
 from .driver import StorageDriver
 from .errors import InvalidStorageDriverError
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -47,6 +49,10 @@ def register(name: str, factory: DriverFactory) -> None:
 def _entry_points(
     name: str | None = None, group: str = ENTRY_POINT_GROUP
 ) -> list[metadata.EntryPoint]:
+    # Imported here: importlib.metadata (with email, zipfile, csv) is most of the cost of
+    # ``import regstore`` otherwise, and only ``create`` needs it.
+    from importlib import metadata
+
     found = metadata.entry_points(group=group)
     if name is None:
         return list(found)
