@@ -42,32 +42,52 @@ def walk_tree(
     ``children`` raises ``PathNotFoundError`` for a missing directory; the
     error surfaces at the first ``next()`` for ``path`` itself, and a
     subdirectory that vanishes during the walk is skipped.
+
+    One explicit stack of sorted directory listings, not a generator per
+    directory: an entry deep in a registry tree would otherwise pass through a
+    ``yield from`` at every level on its way out.
     """
     from .errors import PathNotFoundError
 
-    def visit(directory: str, top: bool) -> Iterator[FileInfo]:
+    def listing(directory: str) -> Iterator[FileInfo] | None:
         try:
-            entries = sorted(children(directory), key=lambda info: info.walk_key)
+            return iter(sorted(children(directory), key=_walk_key))
         except PathNotFoundError:
-            if top:
-                raise
-            return
-        for info in entries:
-            key = info.walk_key
-            if info.is_dir:
-                if start_after is not None and key <= start_after:
-                    # Entries below sort after ``key``; enter only when
-                    # ``start_after`` lies inside this directory.
-                    if start_after.startswith(key):
-                        yield from visit(info.path, False)
+            return None  # removed while we walked
+
+    def run() -> Iterator[FileInfo]:
+        stack = [iter(sorted(children(path), key=_walk_key))]
+        while stack:
+            for info in stack[-1]:
+                if not info.is_dir:
+                    if start_after is None or info.path > start_after:
+                        yield info
                     continue
+                if start_after is not None:
+                    key = info.path + "/"
+                    if key <= start_after:
+                        # Entries below sort after ``key``; enter only when
+                        # ``start_after`` lies inside this directory.
+                        if start_after.startswith(key):
+                            below = listing(info.path)
+                            if below is not None:
+                                stack.append(below)
+                                break
+                        continue
                 yield info
                 if prune is None or not prune(info):
-                    yield from visit(info.path, False)
-            elif start_after is None or key > start_after:
-                yield info
+                    below = listing(info.path)
+                    if below is not None:
+                        stack.append(below)
+                        break
+            else:
+                stack.pop()
 
-    return visit(path, True)
+    return run()
+
+
+def _walk_key(info: FileInfo) -> str:
+    return info.path + "/" if info.is_dir else info.path
 
 
 def walk_flat(
