@@ -411,3 +411,8 @@ def test_emulator_urls_in_json_bodies_are_rewritten(upstream: Upstream) -> None:
     with FaultProxy(upstream.url) as proxy:
         _, _, body = request(proxy, "GET", "/json/blob")
         assert json.loads(body)["mediaLink"] == f"{upstream.url}/download/blob"
+
+
+def test_limit_stops_after_that_many_faults(proxy: FaultProxy) -> None:
+    proxy.plan = FaultPlan(every="500", limit=2)
+    assert [request(proxy, "GET", "/bytes/1")[0] for _ in range(4)] == [500, 500, 200, 200]

@@ -88,8 +88,9 @@ class FaultPlan:
     (for example presigned URLs that a plain client fetches without retries).
     ``after`` lets that many requests through untouched first (counted from the
     moment the plan is set), so a fault can be aimed at the n-th request of an
-    operation. The random draws come from ``random.Random(seed)``, so a run is
-    reproducible as far as the order of requests is.
+    operation; ``limit`` stops after that many faults. The random draws come
+    from ``random.Random(seed)``, so a run is reproducible as far as the order
+    of requests is.
     """
 
     rate: float = 0.0
@@ -100,6 +101,7 @@ class FaultPlan:
     match: str | None = None
     spare: str | None = None
     after: int = 0
+    limit: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -211,11 +213,13 @@ class FaultProxy:
         self._match = re.compile(self._plan.match) if self._plan.match else None
         self._spare = re.compile(self._plan.spare) if self._plan.spare else None
         self._since_plan = 0
+        self._planned = 0
         self._requests = 0
         self._upstream_errors = 0
         self._by_kind: dict[str, int] = {}
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
+        self._port: int | None = None
         self._thread: threading.Thread | None = None
 
     # -- life cycle -------------------------------------------------------------
@@ -227,6 +231,7 @@ class FaultProxy:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.proxy = self
         self._server = server
+        self._port = int(server.server_address[1])
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -261,10 +266,10 @@ class FaultProxy:
 
     @property
     def port(self) -> int:
-        """The port the proxy listens on (after ``start``)."""
-        if self._server is None:
+        """The port the proxy listens on (from ``start`` on, also after ``stop``)."""
+        if self._port is None:
             raise RuntimeError("the proxy is not started")
-        return int(self._server.server_address[1])
+        return self._port
 
     @property
     def url(self) -> str:
@@ -291,6 +296,7 @@ class FaultProxy:
             self._match = re.compile(plan.match) if plan.match else None
             self._spare = re.compile(plan.spare) if plan.spare else None
             self._since_plan = 0
+            self._planned = 0
 
     def stats(self) -> FaultStats:
         """A snapshot of the counters."""
@@ -325,11 +331,16 @@ class FaultProxy:
                 return None, plan, number
             if self._since_plan <= plan.after:
                 return None, plan, number
+            if plan.limit is not None and self._planned >= plan.limit:
+                return None, plan, number
+            kind: str | None = None
             if plan.every is not None:
-                return plan.every, plan, number
-            if plan.rate and self._rng.random() < plan.rate:
-                return self._rng.choice(plan.kinds), plan, number
-            return None, plan, number
+                kind = plan.every
+            elif plan.rate and self._rng.random() < plan.rate:
+                kind = self._rng.choice(plan.kinds)
+            if kind is not None:
+                self._planned += 1
+            return kind, plan, number
 
     def _record(self, kind: str) -> None:
         with self._lock:
