@@ -1,0 +1,297 @@
+"""The runner: pick backends, start their emulators, run the cases, print and save the figures.
+
+    scripts/bench [--driver NAME ...] [--quick] [--output FILE] [--case TEXT]
+
+Emulators are started through ``scripts/emulators.py`` with their own state
+folder (``.bench/emulators``), so a test run's emulators are never touched,
+and are stopped (by the PIDs recorded there) when the run ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import regstore
+
+from .cases import run_cases
+from .clients import Client
+from .machine import describe
+from .plan import MiB, human, plan_for
+from .procs import import_time, peak_rss
+from .report import markdown, print_report, write_json
+from .targets import check_targets
+from .timing import Row
+
+__all__ = ["main"]
+
+REPO = Path(__file__).resolve().parent.parent
+DRIVERS = ("filesystem", "inmemory", "s3", "azure", "gcs")
+#: The emulators each backend needs (S3: one of them, see --s3-server).
+EMULATORS = {"azure": ["azurite"], "gcs": ["fakegcs"]}
+
+
+_BEGIN = time.monotonic()
+
+
+def _say(message: str) -> None:
+    print(f"bench: [{time.monotonic() - _BEGIN:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="regstore benchmarks: ratios to a raw-I/O or raw-SDK baseline, same run.",
+    )
+    parser.add_argument(
+        "--driver", action="append", choices=DRIVERS, help="only this driver (repeatable)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, two rounds: a smoke check"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=REPO / ".bench" / "results.json", help="JSON file"
+    )
+    parser.add_argument("--markdown", type=Path, help="also write the tables as Markdown")
+    parser.add_argument("--case", action="append", help="only cases whose name contains this")
+    parser.add_argument(
+        "--s3-server",
+        choices=("auto", "moto", "rgw", "both"),
+        default="auto",
+        help="S3 server(s): auto = Ceph radosgw when installed (a real S3 server; moto with"
+        " --quick, as it starts in a second), else moto",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=REPO / ".bench" / "work", help="filesystem data folder"
+    )
+    return parser.parse_args(argv)
+
+
+def _s3_servers(choice: str, quick: bool) -> list[str]:
+    has_rgw = all(shutil.which(tool) for tool in ("radosgw", "ceph-mon", "ceph-osd"))
+    if choice == "auto":
+        return ["rgw"] if has_rgw and not quick else ["moto"]
+    if choice == "both":
+        return ["moto", "rgw"] if has_rgw else ["moto"]
+    return [choice]
+
+
+class Emulators:
+    """Start emulators in the benchmark's own state folder; stop exactly those."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.started: list[str] = []
+
+    def _cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "scripts" / "emulators.py"),
+                "--state",
+                str(self.state),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+
+    def start(self, names: list[str]) -> dict[str, str]:
+        if not names:
+            return {}
+        _say(f"starting emulators: {' '.join(names)}")
+        done = self._cli("start", *names)
+        if done.returncode != 0:
+            raise RuntimeError(f"could not start {' '.join(names)}: {done.stderr.strip()[-1500:]}")
+        self.started.extend(names)
+        env: dict[str, str] = {}
+        for line in done.stdout.splitlines():
+            if line.startswith("export "):
+                key, _, value = line[len("export ") :].partition("=")
+                env[key] = shlex.split(value)[0] if value else ""
+        return env
+
+    def stop(self) -> None:
+        if self.started:
+            self._cli("stop", *self.started)
+            _say(f"stopped emulators: {' '.join(self.started)}")
+            self.started = []
+
+
+def _bounds(driver: str) -> tuple[int, str] | None:
+    """The memory bound of a driver's stream: 4 x its chunk x its parts in flight."""
+    if driver == "filesystem":
+        from regstore.drivers._fswriter import BUFFER_SIZE
+
+        return 4 * BUFFER_SIZE, f"4 x {human(BUFFER_SIZE)} write buffer"
+    if driver == "s3":
+        from regstore_s3.writer import PARTS_IN_FLIGHT as S3_PARTS
+
+        chunk = 10 * MiB  # the default chunksize
+        return 4 * chunk * S3_PARTS, f"4 x {human(chunk)} chunksize x {S3_PARTS} parts"
+    if driver == "azure":
+        from regstore_azure.blocks import MIN_BLOCK_SIZE
+
+        return 4 * MIN_BLOCK_SIZE, f"4 x {human(MIN_BLOCK_SIZE)} block, 1 in flight"
+    if driver == "gcs":
+        from regstore_gcs.config import DEFAULT_CHUNKSIZE
+        from regstore_gcs.writer import PARTS_IN_FLIGHT as GCS_PARTS
+
+        return (
+            4 * DEFAULT_CHUNKSIZE * GCS_PARTS,
+            f"4 x {human(DEFAULT_CHUNKSIZE)} chunksize x {GCS_PARTS} parts",
+        )
+    return None
+
+
+def _memory(driver: str, parameters: dict[str, Any], size: int) -> dict[str, Any]:
+    bound = _bounds(driver)
+    if bound is None:
+        return {}
+    _say(f"{driver}: peak RSS of a {human(size)} stream")
+    try:
+        figures = peak_rss(driver, parameters, size)
+    except Exception as exc:
+        return {"error": str(exc)[:500]}
+    return {**figures, "bound_bytes": bound[0], "bound_rule": bound[1], "size": size}
+
+
+def _only(patterns: list[str] | None) -> Callable[[str], bool]:
+    if not patterns:
+        return lambda case: True
+    return lambda case: any(p.lower() in case.lower() for p in patterns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks; exit 1 when a regstore operation failed or a backend did not start."""
+    args = _parse(argv)
+    available = set(regstore.available_drivers())
+    wanted = [d for d in (args.driver or DRIVERS) if d in available]
+    skipped = [d for d in (args.driver or DRIVERS) if d not in available]
+    notes = [f"{d}: driver not installed, not measured" for d in skipped]
+    workdir = args.workdir.resolve()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    machine = describe(REPO, workdir)
+    emulators = Emulators(REPO / ".bench" / "emulators")
+    rows: list[Row] = []
+    memory: dict[str, dict[str, Any]] = {}
+    failed = False
+    started = time.monotonic()
+    only = _only(args.case)
+    try:
+        for driver in wanted:
+            backends: list[tuple[str, str]] = []  # (label, emulator)
+            if driver == "s3":
+                backends = [
+                    (f"s3 ({'radosgw' if s == 'rgw' else s})", s)
+                    for s in _s3_servers(args.s3_server, args.quick)
+                ]
+            else:
+                backends = [(driver, name) for name in EMULATORS.get(driver, [""])]
+            for label, emulator in backends:
+                try:
+                    env = emulators.start([emulator] if emulator else [])
+                    os.environ.update(env)
+                    clients, remove, parameters = _clients(driver, emulator, env, workdir)
+                except Exception as exc:
+                    failed = True
+                    notes.append(f"{label}: not measured: {exc}")
+                    _say(f"{label}: not measured: {exc}")
+                    continue
+                plan = plan_for(driver, args.quick)
+                if driver == "s3" and not args.quick:
+                    plan = replace(plan, big_rounds=2)
+                try:
+                    _say(f"{label}: {', '.join(c.label for c in clients)}")
+                    found = run_cases(label, clients, plan, _say, only)
+                    rows.extend(found)
+                    if not args.case and driver in ("filesystem", "s3", "azure", "gcs"):
+                        params = dict(parameters, rootdirectory="rss")
+                        if driver == "filesystem":
+                            params = {"rootdirectory": str(workdir / "rss")}
+                        figures = _memory(driver, params, plan.rss_size)
+                        if figures:
+                            memory[label] = figures
+                finally:
+                    try:
+                        remove()
+                    except Exception as exc:
+                        notes.append(f"{label}: clean-up failed: {exc}")
+                    emulators.stop()
+        imports = None
+        if not args.case:
+            _say("import time of regstore")
+            imports = import_time(3 if args.quick else 7)
+    finally:
+        emulators.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    for row in rows:
+        for result in row.results:
+            if result.role == "regstore" and result.error:
+                failed = True
+    verdicts = check_targets(rows, memory, imports)
+    elapsed = time.monotonic() - started
+    notes.append(f"run took {elapsed:.0f} s ({'quick' if args.quick else 'full'})")
+    print_report(rows, verdicts, machine, notes)
+    extra = {
+        "quick": args.quick,
+        "elapsed_s": elapsed,
+        "memory": memory,
+        "import": imports,
+        "notes": notes,
+    }
+    write_json(args.output, rows, verdicts, machine, extra)
+    _say(f"wrote {args.output}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown(rows, verdicts))
+        _say(f"wrote {args.markdown}")
+    return 1 if failed else 0
+
+
+def _clients(
+    driver: str, emulator: str, env: dict[str, str], workdir: Path
+) -> tuple[list[Client], Callable[[], None], dict[str, Any]]:
+    if driver == "filesystem":
+        from .local import filesystem_clients
+
+        return filesystem_clients(workdir / "fs"), lambda: None, {}
+    if driver == "inmemory":
+        from .local import inmemory_clients
+
+        return inmemory_clients(), lambda: None, {}
+    if driver == "s3":
+        from .s3 import S3Server, s3_clients
+
+        if emulator == "rgw":
+            server = S3Server(
+                "radosgw",
+                env["REGSTORE_TEST_RGW_ENDPOINT"],
+                env["REGSTORE_TEST_RGW_ACCESS_KEY"],
+                env["REGSTORE_TEST_RGW_SECRET_KEY"],
+            )
+        else:
+            server = S3Server("moto", env["REGSTORE_TEST_MOTO_ENDPOINT"], "testing", "testing")
+        return s3_clients(server)
+    if driver == "azure":
+        from .azure import azure_clients
+
+        return azure_clients(
+            env["REGSTORE_TEST_AZURITE_CONNECTION_STRING"], env["REGSTORE_TEST_AZURITE_ENDPOINT"]
+        )
+    from .gcs import gcs_clients
+
+    return gcs_clients(env["REGSTORE_TEST_FAKEGCS_ENDPOINT"])

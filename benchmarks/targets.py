@@ -1,0 +1,195 @@
+"""The issue's targets, checked against the rows of a run (every target is a ratio)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .timing import Row
+
+__all__ = ["Verdict", "check_targets"]
+
+
+@dataclass
+class Verdict:
+    """One target on one backend: the measured figure and whether it is met."""
+
+    backend: str
+    target: str
+    measured: float | None
+    goal: float
+    higher_is_better: bool = True
+    detail: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.measured is None:
+            return None
+        return self.measured >= self.goal if self.higher_is_better else self.measured <= self.goal
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "target": self.target,
+            "measured": self.measured,
+            "goal": self.goal,
+            "higher_is_better": self.higher_is_better,
+            "met": self.met,
+            "detail": self.detail,
+        }
+
+
+def _rows(rows: Sequence[Row], backend: str, starts: str) -> list[Row]:
+    return [r for r in rows if r.backend == backend and r.case.startswith(starts)]
+
+
+def _ratio(rows: Sequence[Row], backend: str, starts: str, label: str = "regstore") -> float | None:
+    found = _rows(rows, backend, starts)
+    return found[0].ratio(label) if found else None
+
+
+def _versus(rows: Sequence[Row], backend: str, starts: str, peer: str) -> float | None:
+    """regstore's speed over a peer's, in the same case (both ratios share the baseline)."""
+    mine, theirs = _ratio(rows, backend, starts), _ratio(rows, backend, starts, peer)
+    if mine is None or theirs is None or theirs == 0:
+        return None
+    return mine / theirs
+
+
+def _big_delete(rows: Sequence[Row], backend: str) -> float | None:
+    found = [r for r in _rows(rows, backend, "delete ") if "tree" in r.case]
+    return found[0].ratio("regstore") if found else None
+
+
+def check_targets(
+    rows: Sequence[Row], memory: dict[str, dict[str, Any]], imports: dict[str, Any] | None
+) -> list[Verdict]:
+    """Every target whose backend was measured in this run."""
+    out: list[Verdict] = []
+    backends = {r.backend for r in rows}
+    fs = "filesystem"
+    if fs in backends:
+        for case in ("stream write ", "stream read ", "stream write+read 1 MiB"):
+            out.append(Verdict(fs, f"{case.strip()} >= 0.9x raw I/O", _ratio(rows, fs, case), 0.9))
+        for case in ("put+get 1 KiB", "2,000 x 1 KiB", "20 x 1 KiB"):
+            if _rows(rows, fs, case):
+                out.append(
+                    Verdict(fs, f"{case} >= 0.8x raw atomic write", _ratio(rows, fs, case), 0.8)
+                )
+        out.append(Verdict(fs, "walk >= 0.75x os.scandir walk", _ratio(rows, fs, "walk "), 0.75))
+        out.append(
+            Verdict(fs, "walk >= 2x fsspec find", _versus(rows, fs, "walk ", "fsspec local"), 2.0)
+        )
+    for backend in sorted(b for b in backends if b.startswith("s3")):
+        out.append(
+            Verdict(
+                backend,
+                "stream upload >= raw upload_fileobj",
+                _ratio(rows, backend, "stream write "),
+                1.0,
+            )
+        )
+        out.append(
+            Verdict(
+                backend,
+                "stream upload >= obstore",
+                _versus(rows, backend, "stream write ", "obstore"),
+                1.0,
+            )
+        )
+        out.append(
+            Verdict(
+                backend,
+                "walk within 1.1x of the raw paginator",
+                _ratio(rows, backend, "walk "),
+                1 / 1.1,
+            )
+        )
+        out.append(
+            Verdict(
+                backend,
+                "delete within 1.1x of delete_objects batches",
+                _big_delete(rows, backend),
+                1 / 1.1,
+            )
+        )
+    for backend in sorted(b for b in backends if b in ("azure", "gcs")):
+        out.append(
+            Verdict(
+                backend,
+                "stream upload >= the SDK's chunked upload",
+                _ratio(rows, backend, "stream write "),
+                1.0,
+            )
+        )
+        big_list = [r for r in _rows(rows, backend, "list ") if "-entry directory" in r.case]
+        out.append(
+            Verdict(
+                backend,
+                "big list within 1.1x of raw SDK listing",
+                big_list[0].ratio("regstore") if big_list else None,
+                1 / 1.1,
+            )
+        )
+        out.append(
+            Verdict(
+                backend,
+                "walk within 1.1x of raw SDK listing",
+                _ratio(rows, backend, "walk "),
+                1 / 1.1,
+            )
+        )
+        out.append(
+            Verdict(
+                backend,
+                "delete within 1.1x of raw SDK deletes",
+                _big_delete(rows, backend),
+                1 / 1.1,
+            )
+        )
+    for backend, figures in memory.items():
+        if "error" in figures:
+            out.append(
+                Verdict(
+                    backend,
+                    "stream peak RSS < 4x chunk x parts in flight",
+                    None,
+                    1.0,
+                    detail=str(figures["error"]),
+                )
+            )
+            continue
+        growth = max(figures["write_growth_bytes"], figures["read_growth_bytes"])
+        bound = figures["bound_bytes"]
+        out.append(
+            Verdict(
+                backend,
+                "stream peak RSS < 4x chunk x parts in flight",
+                bound / growth if growth else float("inf"),
+                1.0,
+                detail=f"grew {growth / 2**20:.1f} MiB; bound {bound / 2**20:.0f} MiB"
+                f" ({figures['bound_rule']})",
+            )
+        )
+    if imports is not None:
+        out.append(
+            Verdict(
+                "core",
+                "import regstore under 50 ms (ratio: 50 ms / measured)",
+                0.050 / imports["seconds"] if imports["seconds"] else None,
+                1.0,
+                detail=f"{imports['seconds'] * 1000:.1f} ms",
+            )
+        )
+        out.append(
+            Verdict(
+                "core",
+                "import regstore loads no SDK (count of SDK modules)",
+                float(len(imports["sdk_modules"])),
+                0.0,
+                higher_is_better=False,
+                detail=", ".join(imports["sdk_modules"]) or "none",
+            )
+        )
+    return out

@@ -1,0 +1,111 @@
+"""Timing: interleaved repetitions, best and median, and the result rows.
+
+On a shared 2-core machine absolute times are noise, so every contender of a
+case runs once per round, in a rotating order, and the best of the rounds is
+kept: interference only ever adds time. Ratios are ``baseline / contender``
+(higher is faster; the baseline is 1.00).
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Result", "Row", "Timed", "measure"]
+
+
+@dataclass
+class Timed:
+    """One contender's part in a case: untimed ``setup``, then the timed ``run``."""
+
+    label: str
+    role: str  # "baseline", "regstore" or "peer"
+    run: Callable[[], object]
+    setup: Callable[[], object] | None = None
+    cleanup: Callable[[], object] | None = None
+
+
+@dataclass
+class Result:
+    """The times of one contender in one case."""
+
+    label: str
+    role: str
+    times: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def best(self) -> float | None:
+        return min(self.times) if self.times else None
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.times) if self.times else None
+
+
+@dataclass
+class Row:
+    """One case on one backend: every contender's best time and its ratio to the baseline."""
+
+    backend: str
+    group: str
+    case: str
+    baseline: str
+    results: list[Result]
+    work: str = ""  # what one timed run does, e.g. "50 x (put+get)"
+    note: str = ""
+
+    def ratio(self, label: str) -> float | None:
+        """``baseline best / contender best``; None when either is missing."""
+        base = self._result(self.baseline)
+        other = self._result(label)
+        if base is None or other is None or base.best is None or other.best is None:
+            return None
+        return base.best / other.best if other.best > 0 else None
+
+    def _result(self, label: str) -> Result | None:
+        return next((r for r in self.results if r.label == label), None)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["results"] = [
+            {
+                "label": r.label,
+                "role": r.role,
+                "best_s": r.best,
+                "median_s": r.median,
+                "times_s": r.times,
+                "ratio": self.ratio(r.label),
+                "error": r.error,
+            }
+            for r in self.results
+        ]
+        return data
+
+
+def measure(contenders: Sequence[Timed], rounds: int) -> list[Result]:
+    """Run every contender ``rounds`` times, interleaved; a failing contender is recorded."""
+    results = [Result(c.label, c.role) for c in contenders]
+    for round_no in range(rounds):
+        shift = round_no % len(contenders)
+        order = list(range(len(contenders)))[shift:] + list(range(len(contenders)))[:shift]
+        for index in order:
+            contender, result = contenders[index], results[index]
+            if result.error is not None:
+                continue
+            try:
+                if contender.setup is not None:
+                    contender.setup()
+                gc.collect()
+                start = time.perf_counter()
+                contender.run()
+                result.times.append(time.perf_counter() - start)
+                if contender.cleanup is not None:
+                    contender.cleanup()
+            except Exception as exc:  # a peer that breaks is reported, not fatal
+                result.error = f"{type(exc).__name__}: {exc}"[:300]
+    return results
