@@ -12,7 +12,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     entries = []
     for reports in terminalreporter.stats.values():
         for report in reports:
-            if getattr(report, "when", None) != "call":
+            # The teardown report carries what setup, call and teardown recorded.
+            if getattr(report, "when", None) != "teardown":
                 continue
             for name, value in getattr(report, "user_properties", ()):
                 if name == PROPERTY:

@@ -1,0 +1,264 @@
+"""The cloud drivers under network faults, through the fault-injecting proxy.
+
+``TestFaulty*``: the conformance suite with a share of requests (10% by
+default) broken between the driver and its emulator: 500, 503 and 429 with
+``Retry-After``, resets before and after the request body, responses lost
+after the request took effect, bodies cut midway, slow answers. The SDKs'
+retries and the drivers' idempotent resumption must hide every fault, and every
+read is compared with what was committed. Requests a plain HTTP client makes
+(the suite's fetch of a presigned URL, which has no retries) are spared.
+
+``TestUnsurvivable*``: every request fails from some point on. Each operation
+must raise the contract's ``DriverError`` with a clear, one-line message, and
+once the network heals, committed content is intact and the pending upload
+resumes where its last ``close()`` ended.
+
+Environment:
+
+- ``REGSTORE_FAULT_RATE``: the share of faulted requests (default 0.1).
+- ``REGSTORE_FAULT_SEED``: the proxy's seed (default random; printed per test).
+- ``REGSTORE_FAULTS_FULL=1``: also the bulk tests (over a thousand objects, large
+  streams). By default they skip under faults: they prove pagination and size,
+  which the fault-free conformance run already covers, and would add minutes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from faults import figures
+from faults.proxy import FaultPlan, FaultProxy
+from faults.targets import Target, open_target
+
+import regstore
+from regstore.testsuite import DriverSuite
+
+RATE = float(os.environ.get("REGSTORE_FAULT_RATE", "0.1"))
+FULL = os.environ.get("REGSTORE_FAULTS_FULL") == "1"
+#: Presigned URLs, fetched by the suite with a plain client that does not retry.
+SPARE = r"[?&](X-Amz-Signature|Signature|sig|X-Goog-Signature)="
+#: Tests about pagination and size rather than faults: thousands of requests each.
+BULK = frozenset(
+    {
+        "test_list_many_entries_paginates",
+        "test_walk_prune_many",
+        "test_delete_many",
+        "test_write_read_large_stream",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one backend goes through the proxy, and the driver settings that help it."""
+
+    dialect: str
+    host: str = "keep"
+    rewrite_json: bool = False
+    #: Driver parameters for faulty networks (documented parameters only).
+    tuning: dict[str, Any] = field(default_factory=dict)
+
+
+ROUTES = {
+    "s3": Route("s3"),
+    # Retry 5 times, the first after 0.1 s: a 10% fault rate is then mostly absorbed early.
+    "azure": Route("azure", tuning={"max_retries": 5, "retry_delay": "100ms"}),
+    "gcs": Route("gcs", host="upstream", rewrite_json=True),
+}
+
+
+def _declared(module: str, cls: str) -> dict[str, str]:
+    """The tests a binding declares unsupported on its emulator (same emulator, same reasons)."""
+    try:
+        binding = importlib.import_module(module)
+    except (ImportError, pytest.skip.Exception):
+        return {}
+    return dict(getattr(getattr(binding, cls, None), "unsupported", None) or {})
+
+
+def _seed() -> int:
+    given = os.environ.get("REGSTORE_FAULT_SEED")
+    return int(given) if given else random.randrange(1 << 30)
+
+
+def _proxy(target: Target, plan: FaultPlan) -> FaultProxy:
+    route = ROUTES[target.driver_name]
+    return FaultProxy(
+        target.endpoint,
+        plan,
+        dialect=route.dialect,
+        host=route.host,
+        rewrite_json=route.rewrite_json,
+    )
+
+
+class FaultySuite(DriverSuite):
+    """The conformance suite, its drivers talking to the emulator through the proxy."""
+
+    label: ClassVar[str]
+
+    @pytest.fixture(autouse=True)
+    def _bulk(self, request: pytest.FixtureRequest) -> None:
+        if request.node.originalname in BULK and not FULL:
+            pytest.skip("bulk test: runs under faults with REGSTORE_FAULTS_FULL=1")
+
+    @pytest.fixture
+    def target(self, tmp_path: Path) -> Iterator[Target]:
+        with open_target(self.label, tmp_path) as opened:
+            yield opened
+
+    @pytest.fixture
+    def proxy(self, request: pytest.FixtureRequest, target: Target) -> Iterator[FaultProxy]:
+        seed = _seed()
+        plan = FaultPlan(rate=RATE, seed=seed, spare=SPARE, retry_after=1, slow_seconds=0.2)
+        with _proxy(target, plan) as running:
+            yield running
+            stats = running.stats()
+            figures.record(request, "faults", target=self.label, seed=seed, **stats.as_dict())
+
+    def _driver(self, target: Target, proxy: FaultProxy) -> regstore.StorageDriver:
+        return target.via(proxy.url).create(**ROUTES[target.driver_name].tuning)
+
+    @pytest.fixture
+    def driver(self, target: Target, proxy: FaultProxy) -> Iterator[regstore.StorageDriver]:
+        with self._driver(target, proxy) as driver:
+            yield driver
+
+    @pytest.fixture
+    def second_driver(self, target: Target, proxy: FaultProxy) -> Iterator[regstore.StorageDriver]:
+        with self._driver(target, proxy) as driver:
+            yield driver
+
+    @pytest.fixture
+    def leftovers(self, target: Target) -> Callable[[], list[str]]:
+        return target.leftovers
+
+
+class TestFaultyS3Moto(FaultySuite):
+    label = "s3-moto"
+    unsupported = _declared("test_conformance_s3", "TestS3Moto")
+
+
+class TestFaultyS3Radosgw(FaultySuite):
+    label = "s3-rgw"
+    unsupported = _declared("test_conformance_s3", "TestS3Radosgw")
+
+
+class TestFaultyAzureAzurite(FaultySuite):
+    label = "azure-azurite"
+    unsupported = _declared("test_conformance_azure", "TestAzureOnAzurite")
+
+
+class TestFaultyGCSFakeGcsServer(FaultySuite):
+    label = "gcs-fakegcs"
+    unsupported = _declared("test_conformance_gcs", "TestGCSFakeGcsServer")
+
+
+class TestFaultyGCSGcpStorageEmulator(FaultySuite):
+    label = "gcs-gcpemu"
+    unsupported = _declared("test_conformance_gcs", "TestGCSGcpStorageEmulator")
+
+
+def _clear(error: BaseException) -> bool:
+    text = str(error)
+    return "\n" not in text and "<?xml" not in text and len(text) < 600
+
+
+class UnsurvivableTests:
+    """Every request fails from some point on: DriverError, and nothing is lost once healed."""
+
+    label: ClassVar[str]
+    #: Why this backend cannot run the test in the default (CI) run, if it cannot.
+    slow: ClassVar[str | None] = None
+
+    @pytest.fixture
+    def target(self, tmp_path: Path) -> Iterator[Target]:
+        with open_target(self.label, tmp_path) as opened:
+            yield opened
+
+    def test_every_request_failing_is_a_clear_driver_error_and_loses_nothing(
+        self, request: pytest.FixtureRequest, target: Target
+    ) -> None:
+        if self.slow and not FULL:
+            pytest.skip(f"{self.slow}; runs with REGSTORE_FAULTS_FULL=1")
+        route = ROUTES[target.driver_name]
+        tuning = (
+            {**route.tuning, "max_retries": 2} if target.driver_name == "azure" else route.tuning
+        )
+        old, first, second = b"committed" * 1000, os.urandom(target.part_size + 1000), b"rest"
+        with _proxy(target, FaultPlan()) as proxy:
+            driver = target.via(proxy.url).create(**tuning)
+            driver.put_content("/f/blob", old)
+            writer = driver.writer("/f/upload")
+            writer.write(first)
+            writer.close()
+
+            proxy.plan = FaultPlan(every="503", retry_after=0)
+
+            def append() -> None:
+                resumed = driver.writer("/f/upload", append=True)
+                resumed.write(second)
+                resumed.close()
+
+            calls: dict[str, Callable[[], object]] = {
+                "get_content": lambda: driver.get_content("/f/blob"),
+                "put_content": lambda: driver.put_content("/f/blob", b"replacement"),
+                "append and close": append,
+                "delete": lambda: driver.delete("/f/upload"),
+            }
+            unclear = []
+            for name, call in calls.items():
+                with pytest.raises(regstore.DriverError) as caught:
+                    call()
+                if not _clear(caught.value):
+                    unclear.append(f"{name}: {caught.value}")
+            failed = proxy.stats().faulted
+            assert not unclear, "unclear errors:\n" + "\n".join(unclear)
+
+            proxy.plan = FaultPlan()
+            assert driver.get_content("/f/blob") == old
+            resumed = driver.writer("/f/upload", append=True)
+            assert resumed.size == len(first), "the closed upload did not survive the outage"
+            resumed.write(second)
+            resumed.commit()
+            resumed.close()
+            assert driver.get_content("/f/upload") == first + second
+            driver.delete("/f")
+            driver.close()
+        assert target.leftovers() == []
+        figures.record(request, "unsurvivable", target=self.label, requests_failed=failed)
+
+
+class TestUnsurvivableS3Moto(UnsurvivableTests):
+    label = "s3-moto"
+
+
+class TestUnsurvivableS3Radosgw(UnsurvivableTests):
+    label = "s3-rgw"
+
+
+class TestUnsurvivableAzureAzurite(UnsurvivableTests):
+    label = "azure-azurite"
+
+
+GCS_SLOW = (
+    "the gcs driver retries every call for 120 s (google's DEFAULT_RETRY deadline) and has no"
+    " parameter to shorten it"
+)
+
+
+class TestUnsurvivableGCSFakeGcsServer(UnsurvivableTests):
+    label = "gcs-fakegcs"
+    slow = GCS_SLOW
+
+
+class TestUnsurvivableGCSGcpStorageEmulator(UnsurvivableTests):
+    label = "gcs-gcpemu"
+    slow = GCS_SLOW
