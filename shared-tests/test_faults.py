@@ -17,13 +17,16 @@ Environment:
 
 - ``REGSTORE_FAULT_RATE``: the share of faulted requests (default 0.1).
 - ``REGSTORE_FAULT_SEED``: the proxy's seed (default random; printed per test).
-- ``REGSTORE_FAULTS_FULL=1``: also the bulk tests (over a thousand objects, large
-  streams). By default they skip under faults: they prove pagination and size,
-  which the fault-free conformance run already covers, and would add minutes.
+- ``REGSTORE_FAULTS_FULL=1``: the whole conformance suite under faults (the
+  default run takes a core set covering every method: the rest proves
+  pagination and size, which the fault-free conformance run covers, and would
+  add many minutes), every single-fault case, and the GCS outage test.
+- ``REGSTORE_FAULT_CASES``: single-fault cases sampled per backend by default (20).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import random
@@ -34,7 +37,7 @@ from typing import Any, ClassVar
 
 import pytest
 from faults import figures
-from faults.proxy import FaultPlan, FaultProxy
+from faults.proxy import KINDS, FaultPlan, FaultProxy
 from faults.targets import Target, open_target
 
 import regstore
@@ -44,13 +47,30 @@ RATE = float(os.environ.get("REGSTORE_FAULT_RATE", "0.1"))
 FULL = os.environ.get("REGSTORE_FAULTS_FULL") == "1"
 #: Presigned URLs, fetched by the suite with a plain client that does not retry.
 SPARE = r"[?&](X-Amz-Signature|Signature|sig|X-Goog-Signature)="
-#: Tests about pagination and size rather than faults: thousands of requests each.
-BULK = frozenset(
+#: The conformance tests the default run puts under faults: every method, the
+#: resumable writer across parts and replicas, concurrent readers of a file
+#: being replaced. The rest run under faults with REGSTORE_FAULTS_FULL=1.
+CORE = frozenset(
     {
-        "test_list_many_entries_paginates",
-        "test_walk_prune_many",
-        "test_delete_many",
-        "test_write_read_large_stream",
+        "test_write_read",
+        "test_truncate",
+        "test_reader_with_offset",
+        "test_reader_is_a_binary_file_object",
+        "test_write_read_streams",
+        "test_continue_stream_append",
+        "test_resume_from_second_driver",
+        "test_pending_upload_does_not_replace_committed_content",
+        "test_cancel_discards_the_pending_upload",
+        "test_delete_discards_pending_uploads",
+        "test_put_content_is_atomic_under_concurrent_readers",
+        "test_stat_file_and_directories",
+        "test_list",
+        "test_move",
+        "test_move_overwrite",
+        "test_delete_folder",
+        "test_delete_only_deletes_subpaths",
+        "test_walk_order_and_infos",
+        "test_redirect_url",
     }
 )
 
@@ -89,7 +109,7 @@ def _seed() -> int:
 
 
 def _proxy(target: Target, plan: FaultPlan) -> FaultProxy:
-    route = ROUTES[target.driver_name]
+    route = ROUTES[target.kind]
     return FaultProxy(
         target.endpoint,
         plan,
@@ -105,9 +125,9 @@ class FaultySuite(DriverSuite):
     label: ClassVar[str]
 
     @pytest.fixture(autouse=True)
-    def _bulk(self, request: pytest.FixtureRequest) -> None:
-        if request.node.originalname in BULK and not FULL:
-            pytest.skip("bulk test: runs under faults with REGSTORE_FAULTS_FULL=1")
+    def _core(self, request: pytest.FixtureRequest) -> None:
+        if request.node.originalname not in CORE and not FULL:
+            pytest.skip("outside the core set: runs under faults with REGSTORE_FAULTS_FULL=1")
 
     @pytest.fixture
     def target(self, tmp_path: Path) -> Iterator[Target]:
@@ -124,7 +144,7 @@ class FaultySuite(DriverSuite):
             figures.record(request, "faults", target=self.label, seed=seed, **stats.as_dict())
 
     def _driver(self, target: Target, proxy: FaultProxy) -> regstore.StorageDriver:
-        return target.via(proxy.url).create(**ROUTES[target.driver_name].tuning)
+        return target.via(proxy.url).create(**ROUTES[target.kind].tuning)
 
     @pytest.fixture
     def driver(self, target: Target, proxy: FaultProxy) -> Iterator[regstore.StorageDriver]:
@@ -188,10 +208,8 @@ class UnsurvivableTests:
     ) -> None:
         if self.slow and not FULL:
             pytest.skip(f"{self.slow}; runs with REGSTORE_FAULTS_FULL=1")
-        route = ROUTES[target.driver_name]
-        tuning = (
-            {**route.tuning, "max_retries": 2} if target.driver_name == "azure" else route.tuning
-        )
+        route = ROUTES[target.kind]
+        tuning = {**route.tuning, "max_retries": 2} if target.kind == "azure" else route.tuning
         old, first, second = b"committed" * 1000, os.urandom(target.part_size + 1000), b"rest"
         with _proxy(target, FaultPlan()) as proxy:
             driver = target.via(proxy.url).create(**tuning)
@@ -262,3 +280,145 @@ class TestUnsurvivableGCSFakeGcsServer(UnsurvivableTests):
 class TestUnsurvivableGCSGcpStorageEmulator(UnsurvivableTests):
     label = "gcs-gcpemu"
     slow = GCS_SLOW
+
+
+CASES = int(os.environ.get("REGSTORE_FAULT_CASES", "20"))
+#: Requests of an operation a single fault is aimed at, in the full run.
+POSITIONS = 3
+
+
+def _operations(
+    driver: regstore.StorageDriver, data: bytes
+) -> dict[str, tuple[Callable[[], object], Callable[[], None]]]:
+    """Each operation: a preparation (run without faults) and the call under one fault.
+
+    The call checks its own answer, so a fault that changes a result fails it.
+    """
+    half = len(data) // 2
+
+    def get() -> None:
+        assert driver.get_content("/s/base") == data
+
+    def stream() -> None:
+        with driver.reader("/s/base", 10) as reader:
+            assert reader.read() == data[10:]
+
+    def stat() -> None:
+        assert driver.stat("/s/base").size == len(data)
+
+    def listing() -> None:
+        assert driver.list("/s") == ["/s/base"]
+
+    def walk() -> None:
+        assert [info.path for info in driver.walk("/s")] == ["/s/base"]
+
+    def write_close() -> None:
+        writer = driver.writer("/u/new")
+        writer.write(data)
+        writer.close()
+        assert writer.size == len(data)
+
+    def prepare_append() -> None:
+        writer = driver.writer("/u/part")
+        writer.write(data[:half])
+        writer.close()
+
+    def append_commit() -> None:
+        writer = driver.writer("/u/part", append=True)
+        assert writer.size == half
+        writer.write(data[half:])
+        writer.commit()
+        writer.close()
+
+    def check_move() -> None:
+        driver.move("/m/src", "/m/dst")
+        assert driver.get_content("/m/dst") == b"moved"
+
+    return {
+        "put_content": (lambda: None, lambda: driver.put_content("/p/file", data)),
+        "get_content": (lambda: None, get),
+        "reader": (lambda: None, stream),
+        "stat": (lambda: None, stat),
+        "list": (lambda: None, listing),
+        "walk": (lambda: None, walk),
+        "writer + close": (lambda: None, write_close),
+        "append + commit": (prepare_append, append_commit),
+        "move": (lambda: driver.put_content("/m/src", b"moved"), check_move),
+        "delete": (lambda: driver.put_content("/d/file", b"x"), lambda: driver.delete("/d")),
+    }
+
+
+class SingleFaultTests:
+    """One fault of each kind aimed at each of the first requests of each operation."""
+
+    label: ClassVar[str]
+
+    @pytest.fixture
+    def target(self, tmp_path: Path) -> Iterator[Target]:
+        with open_target(self.label, tmp_path) as opened:
+            yield opened
+
+    def test_one_fault_anywhere_is_survived(
+        self, request: pytest.FixtureRequest, target: Target
+    ) -> None:
+        seed = _seed()
+        route = ROUTES[target.kind]
+        data = random.Random(seed).randbytes(target.part_size + 1000)
+        with _proxy(target, FaultPlan()) as proxy:
+            driver = target.via(proxy.url).create(**route.tuning)
+            operations = _operations(driver, data)
+            cases = [
+                (name, kind, position)
+                for name in operations
+                for kind in KINDS
+                for position in range(POSITIONS)
+            ]
+            if not FULL:
+                cases = sorted(random.Random(seed).sample(cases, min(CASES, len(cases))))
+            failures: list[str] = []
+            tried = 0
+            for name, kind, position in cases:
+                prepare, call = operations[name]
+                driver.put_content("/s/base", data)
+                prepare()
+                proxy.plan = FaultPlan(every=kind, after=position, limit=1, slow_seconds=0.2)
+                try:
+                    call()
+                except Exception as error:
+                    failures.append(f"{name}, {kind} at request {position}: {error!r}"[:400])
+                fired = proxy.stats().faulted
+                proxy.reset_stats()
+                proxy.plan = FaultPlan()
+                tried += fired
+                for top in ("/s", "/p", "/u", "/m", "/d"):  # pending uploads too
+                    with contextlib.suppress(regstore.PathNotFoundError):
+                        driver.delete(top)
+            driver.close()
+        figures.record(
+            request, "single-faults", target=self.label, seed=seed, cases=len(cases),
+            faults=tried, failed=len(failures),
+        )  # fmt: skip
+        assert not failures, f"{len(failures)} single faults not survived (seed {seed}):\n" + (
+            "\n".join(failures)
+        )
+        assert target.leftovers() == []
+
+
+class TestSingleFaultS3Moto(SingleFaultTests):
+    label = "s3-moto"
+
+
+class TestSingleFaultS3Radosgw(SingleFaultTests):
+    label = "s3-rgw"
+
+
+class TestSingleFaultAzureAzurite(SingleFaultTests):
+    label = "azure-azurite"
+
+
+class TestSingleFaultGCSFakeGcsServer(SingleFaultTests):
+    label = "gcs-fakegcs"
+
+
+class TestSingleFaultGCSGcpStorageEmulator(SingleFaultTests):
+    label = "gcs-gcpemu"

@@ -341,7 +341,7 @@ class HostileInputTests:
         self, request: pytest.FixtureRequest, target: Target
     ) -> None:
         crasher = Crasher()
-        keys = FUZZED_KEYS[target.driver_name]
+        keys = FUZZED_KEYS[target.kind]
         tried = {"examples": 0, "refused": 0, "worked": 0, "driver_errors": 0}
 
         @settings(

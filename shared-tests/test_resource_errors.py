@@ -281,9 +281,9 @@ class MissingBucketTests:
     def test_missing_bucket_is_one_clear_sentence(
         self, request: pytest.FixtureRequest, target: Target
     ) -> None:
-        key = "container" if target.driver_name == "azure" else "bucket"
+        key = "container" if target.kind == "azure" else "bucket"
         name = "nosuchbucket" + os.urandom(4).hex()
-        fast = {"max_retries": 1, "retry_delay": "10ms"} if target.driver_name == "azure" else {}
+        fast = {"max_retries": 1, "retry_delay": "10ms"} if target.kind == "azure" else {}
         driver = target.create(**{key: name, **fast})
 
         def write() -> None:

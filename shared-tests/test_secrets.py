@@ -106,7 +106,7 @@ class SecretTests:
         return None
 
     def provoke(self, target: Target, exposure: Exposure) -> None:
-        fast = FAST_FAILURE.get(target.driver_name, {})
+        fast = FAST_FAILURE.get(target.kind, {})
         driver = target.create()
         exposure.add("driver repr", repr(driver))
         exposure.add("driver str", str(driver))
@@ -125,13 +125,13 @@ class SecretTests:
         driver.delete("/secret")
         driver.close()
 
-        missing = target.create(**{BUCKET_KEY[target.driver_name]: "nosuchbucket0given", **fast})
+        missing = target.create(**{BUCKET_KEY[target.kind]: "nosuchbucket0given", **fast})
         exposure.add("driver repr (missing bucket)", repr(missing))
         exposure.attempt("get_content, missing bucket", lambda: missing.get_content("/a"))
         exposure.attempt("put_content, missing bucket", lambda: missing.put_content("/a", b"x"))
         missing.close()
 
-        malformed = {NUMERIC_KEY[target.driver_name]: "bogus"}
+        malformed = {NUMERIC_KEY[target.kind]: "bogus"}
         exposure.attempt("malformed parameter", lambda: target.create(**malformed))
         wrong = self.wrong_credentials(target)
         if wrong is not None:
@@ -139,7 +139,7 @@ class SecretTests:
             exposure.attempt("get_content, wrong credentials", lambda: denied.get_content("/a"))
             exposure.attempt("list, wrong credentials", lambda: denied.list("/"))
             denied.close()
-        if target.driver_name != "gcs":  # its SDK retries for two minutes: see the report
+        if target.kind != "gcs":  # its SDK retries for two minutes: see the report
             away = target.via(f"http://127.0.0.1:{closed_port()}")
             unreachable = away.create(**fast)
             exposure.attempt("stat, unreachable endpoint", lambda: unreachable.stat("/a"))
@@ -174,13 +174,13 @@ class SecretTests:
     def test_no_secret_in_command_output(self, target: Target, tmp_path: Path) -> None:
         regstore_cmd = Path(sys.executable).with_name("regstore")
         params = self.cli_parameters(target, tmp_path)
-        missing = f"{BUCKET_KEY[target.driver_name]}=nosuchbucket0given"
+        missing = f"{BUCKET_KEY[target.kind]}=nosuchbucket0given"
         runs = [
             ["ls", "/"],
             ["cat", "/no/such/file"],
             ["stat", "/no/such"],
             ["--param", missing, "ls", "/"],
-            ["--param", f"{NUMERIC_KEY[target.driver_name]}=bogus", "ls", "/"],
+            ["--param", f"{NUMERIC_KEY[target.kind]}=bogus", "ls", "/"],
         ]
         outputs = Exposure()
         for debug in ([], ["--debug"]):

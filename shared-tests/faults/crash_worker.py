@@ -50,7 +50,7 @@ def pieces(start: int, end: int, seed: int, largest: int) -> list[tuple[int, int
 def _driver(spec: dict[str, Any]) -> regstore.StorageDriver:
     os.environ.update(spec.get("env", {}))
     factory = spec.get("factory")
-    if factory:
+    if factory and spec["driver"] not in regstore.available_drivers():
         module, _, attribute = factory.partition(":")
         regstore.register(spec["driver"], getattr(importlib.import_module(module), attribute))
     return regstore.create(spec["driver"], spec["parameters"])

@@ -14,12 +14,14 @@ driver's own files under the root, e.g. temp files).
 
 A third argument names a user to become once the driver is built (the parent
 runs as root; the interpreter itself may live where that user cannot read, so
-the switch comes after every import).
+the switch comes after every import). ``REGSTORE_BROKEN_DRIVER`` naming the
+filesystem target puts a deliberately broken driver in its place.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import pwd
@@ -77,7 +79,14 @@ def _step(driver: regstore.StorageDriver, root: str, step: list[Any]) -> Any:
 
 def main() -> None:
     root, steps = sys.argv[1], json.loads(sys.argv[2])
-    driver = regstore.create("filesystem", {"rootdirectory": root})
+    named, _, factory = os.environ.get("REGSTORE_BROKEN_DRIVER", "").partition("=")
+    name = "filesystem"
+    if named == "filesystem" and factory:
+        module, _, attribute = factory.partition(":")
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        name = "broken-filesystem"
+        regstore.register(name, getattr(importlib.import_module(module), attribute))
+    driver = regstore.create(name, {"rootdirectory": root})
     if len(sys.argv) > 3:
         user = pwd.getpwnam(sys.argv[3])
         os.setgroups([])

@@ -7,6 +7,7 @@ gets a fresh namespace: a new root directory, bucket or container.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,10 +17,22 @@ from typing import Any
 
 import regstore
 
-__all__ = ["CLOUD", "FILESYSTEM", "INMEMORY", "Target", "filesystem_target", "open_target"]
+__all__ = [
+    "BROKEN_VARIABLE",
+    "CLOUD",
+    "FILESYSTEM",
+    "INMEMORY",
+    "Target",
+    "broken",
+    "filesystem_target",
+    "load_factory",
+    "open_target",
+]
 
 FILESYSTEM = "filesystem"
 INMEMORY = "inmemory"
+#: ``<label>=<module>:<class>``: a deliberately broken driver in place of the target's own.
+BROKEN_VARIABLE = "REGSTORE_BROKEN_DRIVER"
 #: Every cloud target: driver and emulator.
 CLOUD = ("s3-moto", "s3-rgw", "azure-azurite", "gcs-fakegcs", "gcs-gcpemu")
 MiB = 1 << 20
@@ -46,9 +59,19 @@ class Target:
     secrets: tuple[str, ...] = ()
     #: The emulator's base URL (cloud targets), as it appears in parameters and env.
     endpoint: str = ""
+    #: ``module:class`` of a driver registered as ``driver_name`` on first use.
+    factory: str | None = None
+    #: The driver family (``s3``, ``azure``...), also when a broken driver stands in.
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            self.kind = self.driver_name
 
     def create(self, **overrides: Any) -> regstore.StorageDriver:
         """A new driver instance over this store (parameters overridden by ``overrides``)."""
+        if self.factory and self.driver_name not in regstore.available_drivers():
+            regstore.register(self.driver_name, load_factory(self.factory))
         with _environment(self.env):
             return regstore.create(self.driver_name, {**self.parameters, **overrides})
 
@@ -65,7 +88,25 @@ class Target:
 
     def spec(self) -> dict[str, Any]:
         """What a child process needs to build the same driver."""
-        return {"driver": self.driver_name, "parameters": self.parameters, "env": self.env}
+        return {
+            "driver": self.driver_name,
+            "parameters": self.parameters,
+            "env": self.env,
+            "factory": self.factory,
+        }
+
+
+def load_factory(name: str) -> Any:
+    """The object ``module:attribute`` names."""
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def broken(label: str) -> str | None:
+    """The deliberately broken driver ``REGSTORE_BROKEN_DRIVER`` puts in place of ``label``'s."""
+    given = os.environ.get(BROKEN_VARIABLE, "")
+    named, _, factory = given.partition("=")
+    return factory if named == label and factory else None
 
 
 def _swap(value: Any, old: str, new: str) -> Any:
@@ -118,15 +159,21 @@ def open_target(label: str, tmp_path: Path) -> Iterator[Target]:
     Cloud targets skip (or fail, with ``REGSTORE_REQUIRE_ALL_BACKENDS=1``) when
     their emulator is not running, and remove their bucket afterwards.
     """
+    factory = broken(label)
     if label == FILESYSTEM:
-        yield filesystem_target(tmp_path / "root")
-        return
-    if label == INMEMORY:
-        yield Target(INMEMORY, INMEMORY, {})
-        return
-    if label not in CLOUD:
-        raise ValueError(f"unknown target {label!r}")
-    from . import cloud
+        target = filesystem_target(tmp_path / "root")
+    elif label == INMEMORY:
+        target = Target(INMEMORY, INMEMORY, {})
+    elif label in CLOUD:
+        from . import cloud
 
-    with cloud.OPENERS[label](label) as target:
-        yield target
+        with cloud.OPENERS[label](label) as opened:
+            yield (
+                replace(opened, driver_name=f"broken-{label}", factory=factory)
+                if factory
+                else opened
+            )
+        return
+    else:
+        raise ValueError(f"unknown target {label!r}")
+    yield replace(target, driver_name=f"broken-{label}", factory=factory) if factory else target
