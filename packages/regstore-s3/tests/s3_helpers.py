@@ -96,16 +96,18 @@ def leftovers(backend: Backend, root: str) -> list[str]:
 
 
 class CuttingProxy:
-    """A TCP relay to an S3 server that drops each connection after ``cut_after`` answer bytes.
+    """A TCP relay to an S3 server that drops connections part-way through the answer.
 
     It stands for a network that fails in the middle of a download: the
-    request reaches the real server, the answer stops part-way.
+    request reaches the real server, the answer stops after ``cuts[n]`` bytes
+    on the n-th connection (the last value for every later one).
     """
 
-    def __init__(self, upstream: str, cut_after: int) -> None:
+    def __init__(self, upstream: str, cuts: list[int]) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self._cut_after = cut_after
+        self._cuts = cuts
+        self.connections = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -119,11 +121,11 @@ class CuttingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            cut = self._cuts[min(self.connections, len(self._cuts) - 1)]
+            self.connections += 1
             server = socket.create_connection(self._upstream)
             threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
-            threading.Thread(
-                target=self._pipe, args=(server, client, self._cut_after), daemon=True
-            ).start()
+            threading.Thread(target=self._pipe, args=(server, client, cut), daemon=True).start()
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket, limit: int | None) -> None:

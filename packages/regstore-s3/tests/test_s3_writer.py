@@ -276,3 +276,27 @@ def test_a_failed_part_keeps_what_the_last_close_saved(
     resumed.commit()
     assert driver.get_content(path) == saved
     assert leftovers(backend, root) == []
+
+
+def test_commit_accepts_a_completion_that_already_took_effect(
+    backend: Backend, driver: regstore.StorageDriver, root: str
+) -> None:
+    """A lost CompleteMultipartUpload answer is retried by botocore; the repeat must succeed."""
+    path = "/uploads/3/data"
+    content = random_bytes(2 * CHUNK, 12)
+    with driver.writer(path) as writer:
+        writer.write(content)
+    ((key, upload_id),) = uploads_under(backend.client, backend.bucket, root + "/")
+    parts = backend.client.list_parts(Bucket=backend.bucket, Key=key, UploadId=upload_id)
+    backend.client.complete_multipart_upload(  # what the lost first attempt did
+        Bucket=backend.bucket,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={
+            "Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts["Parts"]]
+        },
+    )
+    writer = driver.writer(path, append=True)
+    writer.commit()
+    assert driver.get_content(path) == content
+    assert leftovers(backend, root) == []

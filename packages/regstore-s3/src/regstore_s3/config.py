@@ -9,6 +9,7 @@ out of the dataclass ``repr``.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,8 @@ LOG_LEVELS = (
     "debugwitheventstreambody",
 )
 
+#: What the AWS SDK accepts as a region name (a DNS label, not all digits).
+REGION_NAME = re.compile(r"(?![0-9]+$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 #: The region used with a ``regionendpoint`` when none is given (Go passes "<nil>").
 DEFAULT_CUSTOM_REGION = "us-east-1"
 
@@ -199,6 +202,8 @@ def _endpoint(p: Parameters) -> str | None:
 
 def _region(p: Parameters, endpoint: str | None) -> str:
     region = p.string("region")
+    if region is not None and not REGION_NAME.fullmatch(region):
+        p.fail("region", f"{region!r} is not a region name (letters, digits, '-': us-east-1)")
     if endpoint is not None:
         return region or DEFAULT_CUSTOM_REGION
     if region is None:

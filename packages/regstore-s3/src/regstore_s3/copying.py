@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from regstore.errors import StorageDriverError
 
 from .errors import s3_errors
+from .uploads import complete_upload
 
 if TYPE_CHECKING:
     from .driver import S3Driver
@@ -76,18 +77,7 @@ def _multipart_copy(
             for number, (first, last) in enumerate(ranges, start=1)
         ]
         etags = [future.result() for future in futures]
-        with s3_errors(bucket, dest):
-            client.complete_multipart_upload(
-                Bucket=bucket,
-                Key=dest_key,
-                UploadId=upload_id,
-                MultipartUpload={
-                    "Parts": [
-                        {"PartNumber": number, "ETag": part_etag}
-                        for number, part_etag in enumerate(etags, start=1)
-                    ]
-                },
-            )
+        complete_upload(client, bucket, dest_key, dest, upload_id, etags)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         try:

@@ -9,7 +9,6 @@ uploads live under ``~regstore/`` below the root, where no path maps (see
 from __future__ import annotations
 
 import builtins
-import io
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
@@ -28,7 +27,7 @@ from .config import S3Config, parse
 from .copying import server_side_copy
 from .errors import DENIED, NOT_FOUND, error_code, s3_errors, translate
 from .layout import PAST_VALID, Layout
-from .reader import open_body
+from .reader import open_object, read_object
 from .uploads import DELETE_BATCH, Uploads
 from .writer import S3Writer
 
@@ -86,10 +85,7 @@ class S3Driver(StorageDriver):
     # -- content ----------------------------------------------------------------
 
     def get_content(self, path: str) -> bytes:
-        with s3_errors(self.bucket, path):
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.layout.key(path))
-            data: bytes = answer["Body"].read()
-        return data
+        return read_object(self.client, self.bucket, self.layout.key(path), path, self.name)
 
     def put_content(self, path: str, content: bytes | bytearray | memoryview) -> None:
         body = bytes(content) if isinstance(content, memoryview) else content
@@ -102,16 +98,8 @@ class S3Driver(StorageDriver):
             )
 
     def reader(self, path: str, offset: int = 0) -> IO[bytes]:
-        extra = {"Range": f"bytes={offset}-"} if offset else {}
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.layout.key(path), **extra)
-        except ClientError as exc:
-            if offset and error_code(exc) == "InvalidRange":
-                return io.BytesIO()  # the object exists and ends before ``offset``
-            raise translate(exc, bucket=self.bucket, path=path) from exc
-        except BotoCoreError as exc:
-            raise translate(exc, bucket=self.bucket, path=path) from exc
-        return open_body(answer["Body"], path, self.name)
+        key = self.layout.key(path)
+        return open_object(self.client, self.bucket, key, path, self.name, offset)
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
         saved = self.uploads.load(path)

@@ -9,6 +9,7 @@ and which pages at 1000.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -18,12 +19,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from regstore.errors import DriverError
+from regstore.errors import DriverError, StorageDriverError
 
 from .errors import NOT_FOUND, error_code, s3_errors, translate
 from .layout import Layout
+from .reader import read_object
 
-__all__ = ["DELETE_BATCH", "UploadState", "Uploads"]
+__all__ = [
+    "DELETE_BATCH",
+    "UploadState",
+    "Uploads",
+    "complete_upload",
+    "multipart_etag",
+]
 
 LOGGER = logging.getLogger("regstore_s3")
 
@@ -81,6 +89,60 @@ class UploadState:
             raise ValueError(f"not an upload state object: {exc}") from exc
 
 
+def multipart_etag(part_etags: list[str]) -> str | None:
+    """The ETag S3 gives an object completed from parts with these ETags (None: unknowable).
+
+    It is the MD5 of the parts' binary MD5s, then ``-<count>``; parts whose
+    ETags are not MD5s (SSE-KMS, SSE-C) give no prediction.
+    """
+    digests = []
+    for etag in part_etags:
+        text = etag.strip('"')
+        if len(text) != 32:
+            return None
+        try:
+            digests.append(bytes.fromhex(text))
+        except ValueError:
+            return None
+    digest = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
+    return f'"{digest}-{len(digests)}"'
+
+
+def complete_upload(
+    client: Any, bucket: str, key: str, path: str, upload_id: str, part_etags: list[str]
+) -> None:
+    """CompleteMultipartUpload, accepting a repeat of a completion that already took effect.
+
+    When an answer is lost, botocore sends the request again, and the server
+    no longer knows the upload. The object then carries the ETag the parts
+    predict: that is success.
+    """
+    try:
+        with s3_errors(bucket, path):
+            client.complete_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [
+                        {"PartNumber": number, "ETag": etag}
+                        for number, etag in enumerate(part_etags, start=1)
+                    ]
+                },
+            )
+    except StorageDriverError as exc:
+        if error_code(exc.__cause__ or exc) not in UPLOAD_GONE:
+            raise
+        expected = multipart_etag(part_etags)
+        try:
+            with s3_errors(bucket, path):
+                etag = client.head_object(Bucket=bucket, Key=key).get("ETag")
+        except FileNotFoundError:
+            etag = None
+        if expected is None or etag != expected:
+            raise
+
+
 class Uploads:
     """Reads, writes and discards the pending uploads of one driver."""
 
@@ -93,8 +155,7 @@ class Uploads:
         """The pending upload at ``path``, or None."""
         key = self.layout.state_key(path)
         try:
-            with s3_errors(self.bucket, path):
-                raw = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            raw = read_object(self.client, self.bucket, key, path, "")
         except FileNotFoundError:
             return None
         try:
@@ -126,9 +187,7 @@ class Uploads:
         if state.tail_key is None:
             return b""
         try:
-            with s3_errors(self.bucket, path):
-                body = self.client.get_object(Bucket=self.bucket, Key=state.tail_key)["Body"]
-                data: bytes = body.read()
+            data = read_object(self.client, self.bucket, state.tail_key, path, "")
         except FileNotFoundError as exc:
             raise DriverError(
                 f"the pending upload of {path} is damaged: its tail object is missing;"

@@ -21,7 +21,7 @@ from regstore.driver import FileWriter
 from regstore.errors import DriverError
 
 from .errors import s3_errors
-from .uploads import UploadState
+from .uploads import UploadState, complete_upload
 
 if TYPE_CHECKING:
     from .driver import S3Driver
@@ -198,18 +198,15 @@ class S3Writer(FileWriter):
             self._upload.parts.append((etag, self._sizes.pop(number)))
 
     def _complete(self, parts: list[tuple[str, int]]) -> None:
-        with s3_errors(self._driver.bucket, self.path):
-            self._driver.client.complete_multipart_upload(
-                Bucket=self._driver.bucket,
-                Key=self._key,
-                UploadId=self._upload.upload_id,
-                MultipartUpload={
-                    "Parts": [
-                        {"PartNumber": number, "ETag": etag}
-                        for number, (etag, _) in enumerate(parts, start=1)
-                    ]
-                },
-            )
+        assert self._upload.upload_id is not None
+        complete_upload(
+            self._driver.client,
+            self._driver.bucket,
+            self._key,
+            self.path,
+            self._upload.upload_id,
+            [etag for etag, _ in parts],
+        )
 
     # -- tail and clean-up ----------------------------------------------------------
 
