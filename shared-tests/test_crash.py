@@ -239,6 +239,8 @@ class CrashTests:
                 )
                 counts["seen"][("first", "second")[contents.index(stored)]] += 1
                 assert [info.path for info in driver.walk(base)] == [path]
+            # Invisible, but on disk until their folder goes: what the kills left behind.
+            counts["orphans_before_delete"] = len(target.leftovers())
             _finish(target, driver, base)
         except AssertionError as failure:
             raise AssertionError(f"{failure} (REGSTORE_CRASH_SEED={seed})") from None

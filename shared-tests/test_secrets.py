@@ -155,6 +155,7 @@ class SecretTests:
         self, request: pytest.FixtureRequest, target: Target, caplog: pytest.LogCaptureFixture
     ) -> None:
         searched = 0
+        leaks: list[str] = []
         for variant, secrets in self.variants(target):
             assert secrets, f"{variant.label} has no secrets to look for"
             exposure = Exposure()
@@ -164,9 +165,11 @@ class SecretTests:
                 self.provoke(variant, exposure)
             exposure.logs(caplog.records)
             searched += len(exposure.texts)
-            leaks = exposure.leaks(secrets)
-            assert not leaks, "secrets show:\n" + "\n".join(leaks)
-        figures.record(request, "secrets", target=self.label, texts_searched=searched)
+            leaks += exposure.leaks(secrets)
+        figures.record(
+            request, "secrets", target=self.label, texts_searched=searched, leaks=len(leaks)
+        )
+        assert not leaks, "secrets show:\n" + "\n".join(leaks)
 
     def cli_parameters(self, target: Target, tmp_path: Path) -> list[str]:
         return [f"{key}={value}" for key, value in target.parameters.items()]
