@@ -8,6 +8,11 @@ retries and the drivers' idempotent resumption must hide every fault, and every
 read is compared with what was committed. Requests a plain HTTP client makes
 (the suite's fetch of a presigned URL, which has no retries) are spared.
 
+``TestSingleFault*``: one fault of each kind aimed at each of the first three
+requests of each operation (put, get, stream, stat, list, walk, writer and
+close, resume and commit, move, delete); the operation must succeed with the
+right answer. A seeded sample by default, every case in the full run.
+
 ``TestUnsurvivable*``: every request fails from some point on. Each operation
 must raise the contract's ``DriverError`` with a clear, one-line message, and
 once the network heals, committed content is intact and the pending upload
@@ -16,7 +21,8 @@ resumes where its last ``close()`` ended.
 Environment:
 
 - ``REGSTORE_FAULT_RATE``: the share of faulted requests (default 0.1).
-- ``REGSTORE_FAULT_SEED``: the proxy's seed (default random; printed per test).
+- ``REGSTORE_FAULT_SEED``: the seed of the draws and samples (default random;
+  each test reports its seed).
 - ``REGSTORE_FAULTS_FULL=1``: the whole conformance suite under faults (the
   default run takes a core set covering every method: the rest proves
   pagination and size, which the fault-free conformance run covers, and would
