@@ -148,6 +148,8 @@ class FaultySuite(DriverSuite):
             yield running
             stats = running.stats()
             figures.record(request, "faults", target=self.label, seed=seed, **stats.as_dict())
+            summary = f"REGSTORE_FAULT_SEED={seed}: {stats.as_dict()}"
+            request.node.add_report_section("teardown", "fault proxy", summary)
 
     def _driver(self, target: Target, proxy: FaultProxy) -> regstore.StorageDriver:
         return target.via(proxy.url).create(**ROUTES[target.kind].tuning)
