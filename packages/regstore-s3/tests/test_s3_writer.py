@@ -300,3 +300,16 @@ def test_commit_accepts_a_completion_that_already_took_effect(
     writer.commit()
     assert driver.get_content(path) == content
     assert leftovers(backend, root) == []
+
+
+def test_delete_aborts_an_upload_a_killed_process_never_recorded(
+    backend: Backend, driver: regstore.StorageDriver, root: str
+) -> None:
+    """A process killed between creating a multipart upload and saving the state."""
+    for key in (f"{root}/uploads/4/data", f"{root}/uploads-other/data"):
+        backend.client.create_multipart_upload(Bucket=backend.bucket, Key=key)
+    driver.delete("/uploads")
+    remaining = [key for key, _ in uploads_under(backend.client, backend.bucket, root + "/")]
+    assert remaining == [f"{root}/uploads-other/data"]
+    driver.delete("/uploads-other")
+    assert leftovers(backend, root) == []

@@ -105,8 +105,8 @@ class S3Driver(StorageDriver):
         saved = self.uploads.load(path)
         if not append:
             if saved is not None:
-                self.uploads.abort(path, saved.upload_id)
                 self.uploads.sweep(path)
+                self.uploads.abort(path, saved.upload_id)
             return S3Writer(self, path, None)
         if saved is not None:
             return S3Writer(self, path, saved)

@@ -200,13 +200,13 @@ class Uploads:
             )
         return data
 
-    def abort(self, path: str, upload_id: str | None) -> None:
-        """Abort a multipart upload; one that is gone already is fine."""
+    def abort(self, path: str, upload_id: str | None, *, key: str | None = None) -> None:
+        """Abort the multipart upload of ``path`` (or ``key``); one already gone is fine."""
         if upload_id is None:
             return
         try:
             self.client.abort_multipart_upload(
-                Bucket=self.bucket, Key=self.layout.key(path), UploadId=upload_id
+                Bucket=self.bucket, Key=key or self.layout.key(path), UploadId=upload_id
             )
         except ClientError as exc:
             if error_code(exc) not in UPLOAD_GONE:
@@ -225,21 +225,57 @@ class Uploads:
         self.delete_keys(keys, path)
 
     def discard_below(self, path: str) -> bool:
-        """Abort and remove every pending upload at or below ``path``; True if any was found."""
+        """Remove and abort every pending upload at or below ``path``; True if any was found.
+
+        The bookkeeping goes before the multipart uploads: a process killed in
+        between leaves an upload nothing names (which ``abort_unrecorded``
+        finds), never a state naming an aborted upload.
+        """
         found = False
         batch: list[str] = []
+        aborts: list[tuple[str, str]] = []
         for key in self._keys(self.layout.upload_dir(path), path):
             found = True
             upload_path = self.layout.state_path(key)
             if upload_path is not None:
                 state = self.load(upload_path)
-                if state is not None:
-                    self.abort(upload_path, state.upload_id)
+                if state is not None and state.upload_id is not None:
+                    aborts.append((upload_path, state.upload_id))
             batch.append(key)
             if len(batch) == DELETE_BATCH:
-                self.delete_keys(batch, path)
-                batch = []
-        self.delete_keys(batch, path)
+                self._delete_then_abort(batch, aborts, path)
+                batch, aborts = [], []
+        self._delete_then_abort(batch, aborts, path)
+        return self.abort_unrecorded(path) or found
+
+    def _delete_then_abort(self, keys: list[str], aborts: list[tuple[str, str]], path: str) -> None:
+        self.delete_keys(keys, path)
+        for upload_path, upload_id in aborts:
+            self.abort(upload_path, upload_id)
+
+    def abort_unrecorded(self, path: str) -> bool:
+        """Abort multipart uploads of keys at or below ``path``; True if there were any.
+
+        Only a process killed between creating an upload and recording it in
+        the state leaves one: this sweep is a clean-up, not how uploads are
+        found. It needs ``s3:ListBucketMultipartUploads``; without it, or on a
+        server that cannot list uploads by prefix, it finds nothing.
+        """
+        key = self.layout.key(path)
+        found = False
+        try:
+            with s3_errors(self.bucket, path):
+                pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                    Bucket=self.bucket, Prefix=key
+                )
+                for page in pages:
+                    for upload in page.get("Uploads", ()):
+                        name = upload["Key"]
+                        if name == key or name.startswith(key + "/"):
+                            found = True
+                            self.abort(path, upload["UploadId"], key=name)
+        except DriverError as exc:
+            LOGGER.warning("could not look for abandoned multipart uploads below %s: %s", path, exc)
         return found
 
     def _keys(self, prefix: str, path: str) -> Iterator[str]:

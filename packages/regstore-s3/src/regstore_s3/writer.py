@@ -108,7 +108,6 @@ class S3Writer(FileWriter):
                         Body=self._part.contents(),
                         **self._driver.config.write_arguments(),
                     )
-                self._uploads.abort(self.path, state.upload_id)
             else:
                 parts = list(state.parts)
                 if self._part:
@@ -119,13 +118,18 @@ class S3Writer(FileWriter):
             self._committed = True
         self._shutdown(cancel=False)
         self._uploads.sweep(self.path)
+        if not self._upload.parts:
+            # An upload created for parts that never completed one (after a failure).
+            self._uploads.abort(self.path, self._upload.upload_id)
         self._part.clear()
 
     def _cancel(self) -> None:
         self._shutdown(cancel=True)
         upload_id = self._upload.upload_id or (self._saved.upload_id if self._saved else None)
-        self._uploads.abort(self.path, upload_id)
+        # The state goes first: a kill in between leaves an unnamed upload for
+        # ``delete`` to sweep, never a state naming an aborted upload.
         self._uploads.sweep(self.path)
+        self._uploads.abort(self.path, upload_id)
         self._part.clear()
 
     # -- parts ----------------------------------------------------------------------
@@ -156,8 +160,9 @@ class S3Writer(FileWriter):
     def _ensure_upload(self) -> str:
         """The multipart upload's id; a new upload is recorded in the state at once.
 
-        Recording it before any part is sent means a crash never leaves an
-        upload that nothing refers to: ``cancel`` or ``delete`` aborts it.
+        Recording it before any part is sent means ``cancel`` or ``delete``
+        abort it after a crash; only a kill between the two requests leaves an
+        unnamed upload, which ``delete`` sweeps (``Uploads.abort_unrecorded``).
         """
         if self._upload.upload_id is not None:
             return self._upload.upload_id
