@@ -76,7 +76,7 @@ class UploadCrashes:
 
     def task(self) -> dict[str, Any]:
         part = self.target.part_size
-        size = 2 * part + self.rng.randrange(part)
+        size = part + 1 + self.rng.randrange(part)  # one full part or more, and a tail
         inner = sorted(self.rng.sample(range(1, size), 4))
         return {
             "scenario": "upload",

@@ -178,28 +178,33 @@ class SecretTests:
         regstore_cmd = Path(sys.executable).with_name("regstore")
         params = self.cli_parameters(target, tmp_path)
         missing = f"{BUCKET_KEY[target.kind]}=nosuchbucket0given"
+        malformed = f"{NUMERIC_KEY[target.kind]}=bogus"
+        # Without --debug, the one-line error; with it, also the whole traceback.
         runs = [
-            ["ls", "/"],
-            ["cat", "/no/such/file"],
-            ["stat", "/no/such"],
             ["--param", missing, "ls", "/"],
-            ["--param", f"{NUMERIC_KEY[target.kind]}=bogus", "ls", "/"],
+            ["--debug", "cat", "/no/such/file"],
+            ["--debug", "--param", missing, "ls", "/"],
+            ["--debug", "--param", malformed, "ls", "/"],
         ]
         outputs = Exposure()
-        for debug in ([], ["--debug"]):
-            for run in runs:
-                extra = [item for param in params for item in ("--param", param)]
-                command = [str(regstore_cmd), *debug, "--driver", target.driver_name, *extra]
-                done = subprocess.run(
-                    [*command, *run],
-                    capture_output=True,
-                    text=True,
-                    timeout=CLI_SECONDS,
-                    env={**os.environ, **target.env},
-                    check=False,
-                )
-                outputs.add(f"regstore {' '.join(debug + run)}: stdout", done.stdout)
-                outputs.add(f"regstore {' '.join(debug + run)}: stderr", done.stderr)
+        extra = [item for param in params for item in ("--param", param)]
+        for run in runs:
+            options = [item for item in run if item == "--debug"]
+            rest = [item for item in run if item != "--debug"]
+            command = [str(regstore_cmd), *options, "--driver", target.driver_name, *extra, *rest]
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=CLI_SECONDS,
+                env={**os.environ, **target.env},
+                check=False,
+            )
+            outputs.add(f"regstore {' '.join(run)}: stdout", done.stdout)
+            outputs.add(f"regstore {' '.join(run)}: stderr", done.stderr)
+            # Each run must have reached the point of failing, or it proves nothing.
+            assert done.returncode != 0, f"regstore {' '.join(run)} succeeded"
+            assert "error" in done.stderr, f"regstore {' '.join(run)}: {done.stderr[-500:]}"
         leaks = outputs.leaks(target.secrets)
         assert not leaks, "secrets show:\n" + "\n".join(leaks)
 
