@@ -141,12 +141,21 @@ class AzureDriver(StorageDriver):
     def walk(
         self, path: str, *, start_after: str | None = None, prune: Prune | None = None
     ) -> Iterator[FileInfo]:
+        files_below = self._files_below(path)
+        listed = False
+
+        def list_files(after: str | None) -> Iterator[FileInfo]:
+            nonlocal listed
+            for info in files_below(after):
+                listed = True
+                yield info
+
         def entries() -> Iterator[FileInfo]:
-            if path != ROOT and self._first_child(path) is None:
+            yield from walk_flat(list_files, path, start_after=start_after, prune=prune)
+            # Only an empty listing needs the extra request that tells "missing" from
+            # "everything is before start_after".
+            if not listed and path != ROOT and self._first_child(path) is None:
                 raise PathNotFoundError(path)
-            yield from walk_flat(
-                self._files_below(path), path, start_after=start_after, prune=prune
-            )
 
         return self._guard_infos("walk", path, entries())
 
