@@ -45,6 +45,8 @@ def run_cases(
         if not only(case):
             return
         progress(f"{backend}: {case}")
+        for entry, client in zip(timed, clients, strict=True):
+            entry.settle = client.settle
         results = measure(timed, rounds)
         rows.append(Row(backend, group, case, baseline, results, work=work))
 
@@ -125,12 +127,14 @@ def run_cases(
         tree = registry_tree(plan.walk_files)
         dirs = {c.label: _fresh("tree") for c in clients}
         for c in clients:
+            if c.walk_limit is not None and len(tree) > c.walk_limit:
+                continue
             progress(f"{backend}: populating {len(tree):,} files for {c.label}")
             c.populate([f"{dirs[c.label]}/{rel}" for rel in tree], b"x" * 64)
         add(
             "scale",
             case,
-            [_walk(c, dirs[c.label]) for c in clients],
+            [_walk(c, dirs[c.label], len(tree)) for c in clients],
             plan.scale_rounds,
             "walk the whole tree",
         )
@@ -210,8 +214,19 @@ def _list(client: Client, rel: str, repeats: int) -> Timed:
     return Timed(client.label, client.role, run)
 
 
-def _walk(client: Client, rel: str) -> Timed:
+def _walk(client: Client, rel: str, files: int) -> Timed:
+    limit = client.walk_limit
+    if limit is not None and files > limit:
+
+        def skip() -> None:
+            raise NotMeasured(f"skipped: more than {limit:,} files")
+
+        return Timed(client.label, client.role, skip)
     return Timed(client.label, client.role, lambda: client.walk(rel))
+
+
+class NotMeasured(Exception):
+    """A contender that is not timed in a case (the reason shows in the notes)."""
 
 
 def _delete_tree(

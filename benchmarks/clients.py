@@ -64,6 +64,8 @@ class Client:
     label = "?"
     role = "peer"
     note = ""
+    #: The most entries ``walk`` is timed on (None: no limit); see ``FsspecMemory``.
+    walk_limit: int | None = None
 
     def put(self, rel: str, data: bytes) -> None:
         raise NotImplementedError
@@ -95,6 +97,9 @@ class Client:
         """Create files fast, untimed (raw SDK calls in threads unless overridden)."""
         with ThreadPoolExecutor(POPULATE_THREADS) as pool:
             list(pool.map(lambda rel: self.put(rel, data), rels))
+
+    def settle(self) -> None:
+        """Called untimed after every timed run (see ``Timed.settle``)."""
 
     def close(self) -> None:
         """Release clients and pools."""

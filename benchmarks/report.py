@@ -18,7 +18,7 @@ def _cell(row: Row, label: str) -> str:
     if result is None:
         return "-"
     if result.error is not None:
-        return "error"
+        return "n/a" if result.error.startswith("skipped") else "error"
     ratio = row.ratio(label)
     return f"{ratio:.2f}x" if ratio is not None else "-"
 

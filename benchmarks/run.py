@@ -225,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                         figures = _memory(driver, params, plan.rss_size)
                         if figures:
                             memory[label] = figures
+                    # Saved after every backend, so a run cut short keeps what it measured.
+                    write_json(args.output, rows, [], machine, {"partial": True, "notes": notes})
                 finally:
                     try:
                         remove()

@@ -27,6 +27,9 @@ class Timed:
     run: Callable[[], object]
     setup: Callable[[], object] | None = None
     cleanup: Callable[[], object] | None = None
+    #: Untimed, after every run: e.g. write back dirty pages, so a contender that does not
+    #: fsync leaves no writeback behind for the next contender to pay for.
+    settle: Callable[[], object] | None = None
 
 
 @dataclass
@@ -106,6 +109,9 @@ def measure(contenders: Sequence[Timed], rounds: int) -> list[Result]:
                 result.times.append(time.perf_counter() - start)
                 if contender.cleanup is not None:
                     contender.cleanup()
+                if contender.settle is not None:
+                    contender.settle()
             except Exception as exc:  # a peer that breaks is reported, not fatal
-                result.error = f"{type(exc).__name__}: {exc}"[:300]
+                name = "" if type(exc).__name__ == "NotMeasured" else f"{type(exc).__name__}: "
+                result.error = f"{name}{exc}"[:300]
     return results
