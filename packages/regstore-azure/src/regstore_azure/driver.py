@@ -13,6 +13,7 @@ from azure.storage.blob import BlobClient, BlobProperties, BlobType
 from regstore.driver import FileInfo, FileWriter, Prune, StorageDriver
 from regstore.errors import DriverError, PathNotFoundError
 from regstore.paths import ROOT
+from regstore.redaction import register_secrets
 from regstore.walking import EPOCH, walk_flat
 
 from .backend import Backend
@@ -38,6 +39,10 @@ class AzureDriver(StorageDriver):
     ) -> None:
         self.config = AzureConfig.from_parameters(
             parameters, given_credential=credential is not None
+        )
+        auth = self.config.auth
+        register_secrets(
+            *(getattr(auth, field, None) for field in ("account_key", "secret", "token"))
         )
         self._backend = Backend(self.config, credential)
         self._layout = self._backend.layout

@@ -24,6 +24,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 from regstore.driver import FileInfo, FileWriter, Prune, StorageDriver
 from regstore.errors import DriverError, PathNotFoundError, StorageDriverError
 from regstore.paths import ROOT
+from regstore.redaction import register_secrets
 from regstore.walking import EPOCH, walk_flat
 
 from .client import connect
@@ -51,6 +52,8 @@ class GCSDriver(StorageDriver):
 
     def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
         config = parse(parameters)
+        if config.service_account is not None:
+            register_secrets(config.service_account.get("private_key"))
         self._config = config
         # The wrapper bounds concurrent calls by this (the registry's maxconcurrency).
         self.concurrency_limit = config.maxconcurrency

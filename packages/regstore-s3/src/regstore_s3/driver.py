@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from regstore.driver import FileInfo, FileWriter, Prune, StorageDriver
 from regstore.errors import DriverError, InvalidParameterError, PathNotFoundError
 from regstore.paths import ROOT
+from regstore.redaction import register_secrets
 from regstore.walking import EPOCH, walk_flat
 
 from .client import build_client
@@ -51,6 +52,7 @@ class S3Driver(StorageDriver):
 
     def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
         self.config: S3Config = parse(self.driver_name, parameters)
+        register_secrets(self.config.accesskey, self.config.secretkey, self.config.sessiontoken)
         self.bucket = self.config.bucket
         self.chunksize = self.config.chunksize
         self.layout = Layout(self.config.rootdirectory)
