@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = REPO / "packages"
@@ -48,7 +49,8 @@ def check() -> list[str]:
     for pyproject in sorted(PACKAGES.glob("*/pyproject.toml")):
         for dist, pinned in SIBLING_PIN.findall(pyproject.read_text()):
             if pinned != expected:
-                problems.append(f"{pyproject.relative_to(REPO)} pins {dist}=={pinned}, not {expected}")
+                where = pyproject.relative_to(REPO)
+                problems.append(f"{where} pins {dist}=={pinned}, not {expected}")
     core = tomllib.loads((PACKAGES / "regstore" / "pyproject.toml").read_text())
     for extra, requirements in core["project"].get("optional-dependencies", {}).items():
         for requirement in requirements:

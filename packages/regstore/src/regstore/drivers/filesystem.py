@@ -99,7 +99,8 @@ class FilesystemDriver(StorageDriver):
         return self._root.path
 
     def __repr__(self) -> str:
-        return f"FilesystemDriver(rootdirectory={self._root.path!r}, maxthreads={self.concurrency_limit})"
+        root, limit = self._root.path, self.concurrency_limit
+        return f"FilesystemDriver(rootdirectory={root!r}, maxthreads={limit})"
 
     def _error(self, exc: OSError, action: str, path: str, *, writing: bool = False) -> DriverError:
         return os_error(exc, action, path, self._root.path, writing=writing)
