@@ -56,7 +56,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--driver", action="append", choices=DRIVERS, help="only this driver (repeatable)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small sizes, two rounds: a smoke check"
+        "--quick", action="store_true", help="small sizes, one round: a smoke check"
     )
     parser.add_argument(
         "--output", type=Path, default=REPO / ".bench" / "results.json", help="JSON file"
@@ -72,6 +72,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--workdir", type=Path, default=REPO / ".bench" / "work", help="filesystem data folder"
+    )
+    parser.add_argument(
+        "--emulator-state",
+        type=Path,
+        default=REPO / ".bench" / "emulators",
+        help="state folder of the emulators this run starts (one per concurrent run)",
     )
     return parser.parse_args(argv)
 
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     machine = describe(REPO, workdir)
-    emulators = Emulators(REPO / ".bench" / "emulators")
+    emulators = Emulators(args.emulator_state.resolve())
     rows: list[Row] = []
     memory: dict[str, dict[str, Any]] = {}
     failed = False
