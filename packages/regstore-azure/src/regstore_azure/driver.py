@@ -295,14 +295,19 @@ class AzureDriver(StorageDriver):
         with self._backend.errors(action, path):
             yield from infos
 
-    @staticmethod
-    def _start_copy(source: str, dest: BlobClient, source_url: str) -> dict[str, Any]:
+    def _start_copy(self, source: str, dest: BlobClient, source_url: str) -> dict[str, Any]:
         """Start a server-side copy; a missing source is ``PathNotFoundError``."""
         try:
             result: dict[str, Any] = dest.start_copy_from_url(source_url)
         except HttpResponseError as exc:
             missing = error_code(exc) in ("CannotVerifyCopySource", "BlobNotFound")
             if exc.status_code == 404 and missing:
+                if not self._backend.container.exists():
+                    raise DriverError(
+                        f"move {source}: container {self.config.container!r} does not exist"
+                        f" in storage account {self.config.account_name!r}; create it, or set"
+                        " the container parameter to an existing container"
+                    ) from exc
                 raise PathNotFoundError(source) from exc
             raise
         return result

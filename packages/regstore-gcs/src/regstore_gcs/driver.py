@@ -310,6 +310,8 @@ class GCSDriver(StorageDriver):
         try:
             blob.reload(retry=self._retry)
         except api.NotFound:
+            if not self._errors.bucket_exists():
+                raise  # reported as the missing bucket, not a missing path
             return None
         return blob
 
