@@ -75,6 +75,10 @@ def _populator(container: Any, prefix: str) -> Any:
 
 class AdlfsClient(Client):
     label = "adlfs"
+    # Its recursive rm of a 10,000-blob tree on Azurite had not returned after 25 minutes
+    # (waiting on its event loop), so the 10,000-file cases leave it out.
+    scale_limit = 1_000
+    note = "not timed on the 10,000-file cases: its rm of 10,000 blobs did not finish in 25 min"
 
     def __init__(self, connection_string: str, container: str, prefix: str) -> None:
         from adlfs import AzureBlobFileSystem

@@ -127,7 +127,7 @@ def run_cases(
         tree = registry_tree(plan.walk_files)
         dirs = {c.label: _fresh("tree") for c in clients}
         for c in clients:
-            if c.walk_limit is not None and len(tree) > c.walk_limit:
+            if c.scale_limit is not None and len(tree) > c.scale_limit:
                 continue
             progress(f"{backend}: populating {len(tree):,} files for {c.label}")
             c.populate([f"{dirs[c.label]}/{rel}" for rel in tree], b"x" * 64)
@@ -139,14 +139,15 @@ def run_cases(
             "walk the whole tree",
         )
         for c in clients:
-            _quietly(c.delete, dirs[c.label])
+            if c.scale_limit is None or len(tree) <= c.scale_limit:
+                _quietly(c.delete, dirs[c.label])
     case = f"list {plan.list_entries:,}-entry directory"
     if only(case):
         dirs = _populate_all(clients, plan.list_entries, progress, backend)
         add(
             "scale",
             case,
-            [_list(c, dirs[c.label], 1) for c in clients],
+            [_limited(c, plan.list_entries) or _list(c, dirs[c.label], 1) for c in clients],
             plan.scale_rounds,
             "list once",
         )
@@ -215,14 +216,19 @@ def _list(client: Client, rel: str, repeats: int) -> Timed:
 
 
 def _walk(client: Client, rel: str, files: int) -> Timed:
-    limit = client.walk_limit
-    if limit is not None and files > limit:
+    return _limited(client, files) or Timed(client.label, client.role, lambda: client.walk(rel))
 
-        def skip() -> None:
-            raise NotMeasured(f"skipped: more than {limit:,} files")
 
-        return Timed(client.label, client.role, skip)
-    return Timed(client.label, client.role, lambda: client.walk(rel))
+def _limited(client: Client, files: int) -> Timed | None:
+    """A placeholder for a contender not timed on this many files (see ``scale_limit``)."""
+    limit = client.scale_limit
+    if limit is None or files <= limit:
+        return None
+
+    def skip() -> None:
+        raise NotMeasured(f"skipped: more than {limit:,} files")
+
+    return Timed(client.label, client.role, skip)
 
 
 class NotMeasured(Exception):
@@ -255,6 +261,8 @@ def _populate_all(
 ) -> dict[str, str]:
     dirs = {c.label: _fresh("ls") for c in clients}
     for c in clients:
+        if c.scale_limit is not None and files > c.scale_limit:
+            continue
         if files > 1000:
             progress(f"{backend}: populating {files:,} files for {c.label}")
         c.populate([f"{dirs[c.label]}/f{i:06d}" for i in range(files)], b"x" * 64)
@@ -263,7 +271,7 @@ def _populate_all(
 
 def _delete_all(clients: Sequence[Client], dirs: dict[str, str]) -> None:
     for c in clients:
-        _quietly(c.delete, dirs[c.label])
+        _quietly(c.delete, dirs[c.label])  # nothing there for a contender left out
 
 
 def _quietly(call: Callable[[str], object], arg: str) -> None:

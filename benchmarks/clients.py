@@ -64,8 +64,8 @@ class Client:
     label = "?"
     role = "peer"
     note = ""
-    #: The most entries ``walk`` is timed on (None: no limit); see ``FsspecMemory``.
-    walk_limit: int | None = None
+    #: The most files the scale walk, list and delete are timed on (None: no limit).
+    scale_limit: int | None = None
 
     def put(self, rel: str, data: bytes) -> None:
         raise NotImplementedError

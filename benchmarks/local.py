@@ -253,8 +253,8 @@ class FsspecMemory(Client):
 
     label = "fsspec memory"
     # Its find lists every directory by scanning every key (dirs x files): hours at 50,000.
-    walk_limit = 5_000
-    note = "walk not timed past 5,000 files: its find scans every key once per directory"
+    scale_limit = 5_000
+    note = "not timed past 5,000 files: its find scans every key once per directory"
 
     def __init__(self) -> None:
         from fsspec.implementations.memory import MemoryFileSystem
