@@ -19,7 +19,7 @@ from testenv import unique_name
 
 def rgw_only(backend: Backend) -> None:
     if backend.name == "moto":
-        pytest.skip("moto accepts any credentials and enforces no bucket policy (emulators.md)")
+        pytest.skip("moto accepts any credentials: it checks no signature (emulators.md)")
 
 
 def failure(call: Callable[[], object]) -> DriverError:
@@ -50,7 +50,6 @@ def test_a_missing_bucket_is_named(backend: Backend) -> None:
 @pytest.fixture
 def locked_bucket(backend: Backend) -> Iterator[tuple[str, str]]:
     """A bucket whose policy denies reads, writes and deletes of ``/locked*`` (to everyone)."""
-    rgw_only(backend)
     bucket = unique_name("locked")
     backend.client.create_bucket(Bucket=bucket)
     backend.client.put_object(Bucket=bucket, Key="root/locked", Body=b"x")
@@ -80,8 +79,9 @@ def test_access_denied_names_the_missing_permission(
     expected = {
         "GetObject of /locked": (lambda: driver.get_content("/locked"), "s3:GetObject"),
         "PutObject of /locked": (lambda: driver.put_content("/locked", b"y"), "s3:PutObject"),
-        "HeadObject of /locked": (lambda: driver.stat("/locked"), "s3:GetObject"),
     }
+    if backend.name != "moto":  # moto 5.2.5 applies the policy to GET but not to HEAD
+        expected["HeadObject of /locked"] = (lambda: driver.stat("/locked"), "s3:GetObject")
     for doing, (call, permission) in expected.items():
         message = str(failure(call))
         assert message == (
