@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import io
 import os
 import stat as stat_module
 from collections.abc import Iterator, Mapping
@@ -120,7 +121,7 @@ class FilesystemDriver(StorageDriver):
     def reader(self, path: str, offset: int = 0) -> IO[bytes]:
         local = self._root.local(path)
         try:
-            file = open(local, "rb")  # noqa: SIM115 - the caller owns and closes it
+            file = _FileReader(local)
         except OSError as exc:
             if exc.errno in _ABSENT or isinstance(exc, IsADirectoryError):
                 raise PathNotFoundError(path) from None
@@ -157,7 +158,7 @@ class FilesystemDriver(StorageDriver):
                     entry.name
                     for entry in entries
                     if not is_hidden(entry.name)
-                    and (not entry.is_symlink() or self._root.contains(entry.path))
+                    and (not entry.is_symlink() or _link_usable(self._root, entry))
                 ]
         except OSError as exc:
             if exc.errno not in _ABSENT:
@@ -295,13 +296,17 @@ def _scan(local: str, base: str, root: StorageRoot, linked: set[str]) -> list[Fi
                 found.append(FileInfo(child, 0, EPOCH, True))
                 continue
             if not entry.is_file(follow_symlinks=False):
-                if not entry.is_symlink() or not root.contains(entry.path):
+                if not entry.is_symlink() or not _link_inside(root, entry.path):
                     continue  # a special file, or a link leading out of the root
-                if entry.is_dir():
+                try:
+                    is_dir, is_file = entry.is_dir(), entry.is_file()
+                except OSError:
+                    continue  # a link loop: nothing stored there
+                if is_dir:
                     linked.add(child)
                     found.append(FileInfo(child, 0, EPOCH, True))
                     continue
-                if not entry.is_file():
+                if not is_file:
                     continue
             try:
                 st = entry.stat()
@@ -311,6 +316,58 @@ def _scan(local: str, base: str, root: StorageRoot, linked: set[str]) -> list[Fi
                 FileInfo(child, st.st_size, datetime.fromtimestamp(st.st_mtime, utc), False)
             )
     return found
+
+
+class _FileReader(io.BufferedReader):
+    """A buffered file reader whose ``read(n)`` never allocates more than the bytes left.
+
+    A plain file object allocates ``n`` bytes up front, so ``read(2**40)`` on a
+    small file fails with MemoryError; the committed file behind a reader is
+    never written in place (commits replace it), so its size is fixed.
+    """
+
+    def __init__(self, local: str) -> None:
+        raw = io.FileIO(local, "rb")  # a directory raises IsADirectoryError here
+        try:
+            self._end = os.fstat(raw.fileno()).st_size
+        except BaseException:
+            raw.close()
+            raise
+        super().__init__(raw)
+
+    def _clamp(self, size: int | None) -> int | None:
+        if size is None or size <= _CLAMP_ABOVE:
+            return size
+        return max(0, min(size, self._end - self.tell()))
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return super().read(self._clamp(size))
+
+    def read1(self, size: int = -1, /) -> bytes:
+        clamped = self._clamp(size)
+        return super().read1(-1 if clamped is None else clamped)
+
+
+#: Reads up to this size go straight through (the common case stays as fast).
+_CLAMP_ABOVE = 1 << 24
+
+
+def _link_inside(root: StorageRoot, local: str) -> bool:
+    """True when the symlink at ``local`` resolves inside the root (False when unresolvable)."""
+    try:
+        return root.contains(local)
+    except OSError:
+        return False
+
+
+def _link_usable(root: StorageRoot, entry: os.DirEntry[str]) -> bool:
+    """True for a symlink to a file or directory inside the root (not a loop, not dangling)."""
+    if not _link_inside(root, entry.path):
+        return False
+    try:
+        return entry.is_dir() or entry.is_file()
+    except OSError:
+        return False
 
 
 def _remove(local: str) -> bool:
