@@ -313,3 +313,25 @@ def test_delete_aborts_an_upload_a_killed_process_never_recorded(
     assert remaining == [f"{root}/uploads-other/data"]
     driver.delete("/uploads-other")
     assert leftovers(backend, root) == []
+
+
+def test_encryption_covers_content_and_upload_bookkeeping(
+    backend: Backend, parameters: dict[str, Any], root: str
+) -> None:
+    if backend.name == "rgw":
+        pytest.skip("radosgw over plain HTTP with no key backend refuses SSE (InvalidRequest)")
+    path = "/secret/data"
+    with regstore.create("s3", {**parameters, "encrypt": "true"}) as driver:
+        with driver.writer(path) as writer:
+            writer.write(random_bytes(CHUNK + 10, 13))
+        for key in keys_under(backend.client, backend.bucket, f"{root}/~regstore/"):
+            head = backend.client.head_object(Bucket=backend.bucket, Key=key)
+            assert head.get("ServerSideEncryption") == "AES256", key
+        writer = driver.writer(path, append=True)
+        writer.commit()
+        driver.put_content("/secret/link", b"sha256:abc")
+        for key in (f"{root}/secret/data", f"{root}/secret/link"):
+            head = backend.client.head_object(Bucket=backend.bucket, Key=key)
+            assert head.get("ServerSideEncryption") == "AES256", key
+        driver.delete("/secret")
+    assert leftovers(backend, root) == []

@@ -64,7 +64,7 @@ class S3Driver(StorageDriver):
                 "regionendpoint",
                 f"the AWS SDK rejected the endpoint settings: {exc}",
             ) from exc
-        self.uploads = Uploads(self.client, self.bucket, self.layout)
+        self.uploads = Uploads(self.client, self.bucket, self.layout, self.config.write_arguments())
         self._presigner: Any = None
         self._presigner_lock = threading.Lock()
 

@@ -146,10 +146,17 @@ def complete_upload(
 class Uploads:
     """Reads, writes and discards the pending uploads of one driver."""
 
-    def __init__(self, client: Any, bucket: str, layout: Layout) -> None:
+    def __init__(
+        self, client: Any, bucket: str, layout: Layout, write_arguments: dict[str, str]
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.layout = layout
+        #: ACL and encryption of state and tail objects, as for content (bucket
+        #: policies may require them); no storage class: they are short-lived.
+        self._arguments = {
+            name: value for name, value in write_arguments.items() if name != "StorageClass"
+        }
 
     def load(self, path: str) -> UploadState | None:
         """The pending upload at ``path``, or None."""
@@ -172,14 +179,14 @@ class Uploads:
                 Bucket=self.bucket,
                 Key=self.layout.state_key(path),
                 Body=state.to_json(),
-                ContentType="application/json",
+                **{**self._arguments, "ContentType": "application/json"},
             )
 
     def put_tail(self, path: str, data: bytes) -> str:
         """Store ``data`` as a new tail object of the upload at ``path``; its key."""
         key = self.layout.tail_key(path, uuid.uuid4().hex)
         with s3_errors(self.bucket, path):
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._arguments)
         return key
 
     def read_tail(self, path: str, state: UploadState) -> bytes:

@@ -119,7 +119,7 @@ class S3Writer(FileWriter):
         self._shutdown(cancel=False)
         self._uploads.sweep(self.path)
         if not self._upload.parts:
-            # An upload created for parts that never completed one (after a failure).
+            # Recorded before a first part that never completed (its writer failed).
             self._uploads.abort(self.path, self._upload.upload_id)
         self._part.clear()
 
