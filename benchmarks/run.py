@@ -74,6 +74,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--workdir", type=Path, default=REPO / ".bench" / "work", help="filesystem data folder"
     )
     parser.add_argument(
+        "--scale-files",
+        type=int,
+        help="files in the walk, list and delete scale cases (default 50,000 / 10,000)",
+    )
+    parser.add_argument(
         "--emulator-state",
         type=Path,
         default=REPO / ".bench" / "emulators",
@@ -222,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                 plan = plan_for(driver, args.quick)
                 if driver == "s3" and not args.quick:
                     plan = replace(plan, big_rounds=2)
+                if args.scale_files:
+                    n = args.scale_files
+                    plan = replace(plan, walk_files=n, list_entries=n, delete_files=n)
                 try:
                     _say(f"{label}: {', '.join(c.label for c in clients)}")
                     found = run_cases(label, clients, plan, _say, only)
