@@ -490,7 +490,7 @@ pid file = {d}/run/$name.pid
 admin socket = {d}/run/$name.asok
 
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
+rgw frontends = beast endpoint=127.0.0.1:{rgw_port} tcp_nodelay=1
 rgw data = {d}/rgw
 # deleted data is otherwise kept in OSD RAM for 2 h
 rgw gc obj min wait = 10

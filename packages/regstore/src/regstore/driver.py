@@ -62,7 +62,7 @@ class FileWriter(ABC):
         self.path = path
         self.driver_name = driver_name
         self._size = size
-        self._state = "open"
+        self._lifecycle = "open"
 
     # -- what drivers implement -------------------------------------------------
 
@@ -92,7 +92,7 @@ class FileWriter(ABC):
     @property
     def closed(self) -> bool:
         """True after ``close``, ``commit`` or ``cancel``."""
-        return self._state != "open"
+        return self._lifecycle != "open"
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append ``data`` to the upload and return its length."""
@@ -110,18 +110,18 @@ class FileWriter(ABC):
 
     def close(self) -> None:
         """Persist the upload for a later append and release resources; idempotent."""
-        if self._state != "open":
+        if self._lifecycle != "open":
             return
         try:
             self._guard("close", self._close)
         finally:
-            self._state = "closed"
+            self._lifecycle = "closed"
 
     def commit(self) -> None:
         """Atomically make the upload the content of the path."""
         self._check_open("commit")
         self._guard("commit", self._commit)
-        self._state = "committed"
+        self._lifecycle = "committed"
 
     def cancel(self) -> None:
         """Discard the pending upload; committed content at the path is untouched."""
@@ -129,7 +129,7 @@ class FileWriter(ABC):
         try:
             self._guard("cancel", self._cancel)
         finally:
-            self._state = "cancelled"
+            self._lifecycle = "cancelled"
 
     def flush(self) -> None:
         """Nothing to do: ``close`` persists, ``commit`` publishes."""
@@ -159,11 +159,11 @@ class FileWriter(ABC):
         self.close()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.path!r} size={self._size} {self._state}>"
+        return f"<{type(self).__name__} {self.path!r} size={self._size} {self._lifecycle}>"
 
     def _check_open(self, operation: str) -> None:
-        if self._state != "open":
-            raise WriterClosedError(self.path, self._state, operation, driver_name=self.driver_name)
+        if self._lifecycle != "open":
+            raise WriterClosedError(self.path, self._lifecycle, operation, driver_name=self.driver_name)
 
     def _guard(self, operation: str, call: Callable[..., None], *args: object) -> None:
         from ._base import translate_error
