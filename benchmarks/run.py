@@ -78,6 +78,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help="files in the walk, list and delete scale cases (default 50,000 / 10,000)",
     )
+    parser.add_argument("--stream-mib", type=int, help="MiB of the big stream (default 1024)")
+    parser.add_argument("--many-small", type=int, help="the N of 'N x 1 KiB put+get'")
     parser.add_argument(
         "--emulator-state",
         type=Path,
@@ -227,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
                 plan = plan_for(driver, args.quick)
                 if driver == "s3" and not args.quick:
                     plan = replace(plan, big_rounds=2)
+                if args.stream_mib:
+                    plan = replace(plan, stream_size=args.stream_mib * MiB)
+                if args.many_small:
+                    plan = replace(plan, many_small=args.many_small)
                 if args.scale_files:
                     n = args.scale_files
                     plan = replace(plan, walk_files=n, list_entries=n, delete_files=n)
