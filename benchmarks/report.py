@@ -23,6 +23,12 @@ def _cell(row: Row, label: str) -> str:
     return f"{ratio:.2f}x" if ratio is not None else "-"
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.0f} us"
+    return f"{seconds * 1000:.1f} ms"
+
+
 def _backend_tables(rows: Sequence[Row]) -> list[tuple[str, list[str], list[list[str]], str]]:
     tables = []
     for backend in dict.fromkeys(r.backend for r in rows):
@@ -32,7 +38,7 @@ def _backend_tables(rows: Sequence[Row]) -> list[tuple[str, list[str], list[list
         body = []
         for row in mine:
             base = next((r for r in row.results if r.label == row.baseline), None)
-            best = f"{base.best * 1000:.1f} ms" if base and base.best is not None else "error"
+            best = _duration(base.best) if base and base.best is not None else "error"
             body.append([row.case, best, *[_cell(row, label) for label in labels]])
         notes = [mine[0].note] if mine[0].note else []
         for row in mine:
