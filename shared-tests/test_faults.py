@@ -10,8 +10,9 @@ read is compared with what was committed. Requests a plain HTTP client makes
 
 ``TestSingleFault*``: one fault of each kind aimed at each of the first three
 requests of each operation (put, get, stream, stat, list, walk, writer and
-close, resume and commit, move, delete); the operation must succeed with the
-right answer. A seeded sample by default, every case in the full run.
+close, resume and commit, move, delete of a folder and of a file); the
+operation must succeed with the right answer. A seeded sample by default,
+every case in the full run.
 
 ``TestUnsurvivable*``: every request fails from some point on. Each operation
 must raise the contract's ``DriverError`` with a clear, one-line message, and
@@ -352,7 +353,11 @@ def _operations(
         "writer + close": (lambda: None, write_close),
         "append + commit": (prepare_append, append_commit),
         "move": (lambda: driver.put_content("/m/src", b"moved"), check_move),
-        "delete": (lambda: driver.put_content("/d/file", b"x"), lambda: driver.delete("/d")),
+        "delete folder": (lambda: driver.put_content("/d/file", b"x"), lambda: driver.delete("/d")),
+        "delete file": (
+            lambda: driver.put_content("/d/file", b"x"),
+            lambda: driver.delete("/d/file"),
+        ),
     }
 
 
