@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure_helpers import ROOT, DriverFactory, Interceptor
 
@@ -41,7 +42,11 @@ def service(azurite: dict[str, str]) -> Iterator[BlobServiceClient]:
 @pytest.fixture
 def container(service: BlobServiceClient) -> Iterator[ContainerClient]:
     """A fresh, empty container, deleted after the test."""
-    client = service.create_container(unique_name("az"))
+    name = unique_name("az")
+    try:
+        client = service.create_container(name)
+    except ResourceExistsError:  # a retried create whose first answer was lost: ours
+        client = service.get_container_client(name)
     yield client
     client.delete_container()
 

@@ -163,7 +163,9 @@ class FileWriter(ABC):
 
     def _check_open(self, operation: str) -> None:
         if self._lifecycle != "open":
-            raise WriterClosedError(self.path, self._lifecycle, operation, driver_name=self.driver_name)
+            raise WriterClosedError(
+                self.path, self._lifecycle, operation, driver_name=self.driver_name
+            )
 
     def _guard(self, operation: str, call: Callable[..., None], *args: object) -> None:
         from ._base import translate_error
