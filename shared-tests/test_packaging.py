@@ -149,9 +149,11 @@ def test_known_but_missing_driver_names_the_fix(
 ) -> None:
     # Hide the installed cloud distributions, as on a core-only install.
     real = factory._entry_points
-    monkeypatch.setattr(
-        factory, "_entry_points", lambda n=None: [e for e in real(n) if e.name == "never"]
-    )
+
+    def hidden(n: str | None = None, **kw: str) -> list[object]:
+        return [e for e in real(n, **kw) if e.name == "never"]
+
+    monkeypatch.setattr(factory, "_entry_points", hidden)
     with pytest.raises(regstore.InvalidStorageDriverError) as caught:
         regstore.create(name)
     assert f'pip install "regstore[{extra}]"' in str(caught.value)

@@ -88,33 +88,51 @@ def _load(name: str) -> DriverFactory:
         factory = _registry.get(name)
     if factory is not None:
         return factory
-    by_dist = _by_distribution(_entry_points(name))
+    loaded: DriverFactory = _load_entry_point(
+        name,
+        ENTRY_POINT_GROUP,
+        kind="storage driver",
+        error=InvalidStorageDriverError,
+        extras=KNOWN_EXTRAS,
+        unknown=lambda: (
+            f"storage driver not registered: {name!r}"
+            f" (available: {', '.join(available_drivers()) or 'none'})"
+        ),
+    )
+    return loaded
+
+
+def _load_entry_point(
+    name: str,
+    group: str,
+    *,
+    kind: str,
+    error: Callable[[str, str], Exception],
+    extras: Mapping[str, str],
+    unknown: Callable[[], str],
+) -> Any:
+    """Load the one installed entry point ``name`` of ``group``, or raise ``error`` saying why."""
+    by_dist = _by_distribution(_entry_points(name, group=group))
     if len(by_dist) > 1:
         names = " and ".join(sorted(by_dist))
-        raise InvalidStorageDriverError(
+        raise error(
             name,
-            f"storage driver {name!r} is offered by more than one installed distribution"
+            f"{kind} {name!r} is offered by more than one installed distribution"
             f" ({names}); uninstall one of them",
         )
     if not by_dist:
-        extra = KNOWN_EXTRAS.get(name)
+        extra = extras.get(name)
         if extra is not None:
-            raise InvalidStorageDriverError(
+            raise error(
                 name,
-                f"storage driver {name!r} is not installed; install it with:"
+                f"{kind} {name!r} is not installed; install it with:"
                 f' pip install "regstore[{extra}]"',
             )
-        known = ", ".join(available_drivers()) or "none"
-        raise InvalidStorageDriverError(
-            name, f"storage driver not registered: {name!r} (available: {known})"
-        )
+        raise error(name, unknown())
     loaded = next(iter(by_dist.values())).load()
     if not callable(loaded):
-        raise InvalidStorageDriverError(
-            name, f"the entry point for storage driver {name!r} is not callable"
-        )
-    factory_fn: DriverFactory = loaded
-    return factory_fn
+        raise error(name, f"the entry point for {kind} {name!r} is not callable")
+    return loaded
 
 
 def create(name: str, parameters: Mapping[str, Any] | None = None) -> StorageDriver:

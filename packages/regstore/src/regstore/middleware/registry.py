@@ -79,34 +79,18 @@ def _load(name: str) -> MiddlewareFactory:
         registered = _registry.get(name)
     if registered is not None:
         return registered
-    by_dist = driver_factory._by_distribution(
-        driver_factory._entry_points(name, group=MIDDLEWARE_GROUP)
+    loaded: MiddlewareFactory = driver_factory._load_entry_point(
+        name,
+        MIDDLEWARE_GROUP,
+        kind="storage middleware",
+        error=InvalidMiddlewareError,
+        extras=KNOWN_EXTRAS,
+        unknown=lambda: (
+            f"no storage middleware registered with name {name!r}"
+            f" (available: {', '.join(available_middleware()) or 'none'})"
+        ),
     )
-    if len(by_dist) > 1:
-        raise InvalidMiddlewareError(
-            name,
-            f"storage middleware {name!r} is offered by more than one installed distribution"
-            f" ({' and '.join(sorted(by_dist))}); uninstall one of them",
-        )
-    if not by_dist:
-        extra = KNOWN_EXTRAS.get(name)
-        if extra is not None:
-            raise InvalidMiddlewareError(
-                name,
-                f"storage middleware {name!r} is not installed; install it with:"
-                f' pip install "regstore[{extra}]"',
-            )
-        known = ", ".join(available_middleware()) or "none"
-        raise InvalidMiddlewareError(
-            name, f"no storage middleware registered with name {name!r} (available: {known})"
-        )
-    loaded = next(iter(by_dist.values())).load()
-    if not callable(loaded):
-        raise InvalidMiddlewareError(
-            name, f"the entry point for storage middleware {name!r} is not callable"
-        )
-    factory: MiddlewareFactory = loaded
-    return factory
+    return loaded
 
 
 def create_middleware(
