@@ -1,11 +1,23 @@
-"""Adds up the figures the robustness suites record (see ``faults/figures.py``)."""
+"""Adds up the figures the robustness suites record (see ``faults/figures.py``), and
+deselects the cases a suite class keeps out of the default run (its ``collected``)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
 from faults.figures import PROPERTY, summarize
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped = [], []
+    for item in items:
+        collected = getattr(getattr(item, "cls", None), "collected", None)
+        (kept if collected is None or collected(item) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
