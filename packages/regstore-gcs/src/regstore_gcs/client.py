@@ -1,4 +1,4 @@
-"""Build the storage client and the URL signer from the parameters and the environment.
+"""Build the storage client, its retry policy and the URL signer from the parameters.
 
 With ``STORAGE_EMULATOR_HOST`` set (an emulator, scheme included), the client
 sends anonymous requests to it: a client built with a service-account key
@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 import google.auth
 from google.api_core.client_info import ClientInfo
+from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import DefaultCredentialsError
 from google.auth.transport.requests import AuthorizedSession
 from google.cloud import storage
+from google.cloud.storage.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 
@@ -25,22 +27,25 @@ from regstore.errors import DriverError, InvalidParameterError
 from .__about__ import __version__
 from .config import NAME, GCSConfig
 
-__all__ = ["EMULATOR_VARIABLE", "Connection", "connect"]
+__all__ = ["EMULATOR_VARIABLE", "Connection", "connect", "retry_policy"]
 
 EMULATOR_VARIABLE = "STORAGE_EMULATOR_HOST"
 SCOPE = "https://www.googleapis.com/auth/devstorage.full_control"
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
+#: google's longest wait between two retries (seconds); a longer ``retry_delay`` raises it.
+MAX_RETRY_WAIT = 60.0
 
 
 @dataclass(frozen=True)
 class Connection:
-    """A ready client, the endpoint it talks to, and the credentials that sign URLs."""
+    """A ready client, its retry policy, the endpoint, and the credentials that sign URLs."""
 
     client: storage.Client
     session: AuthorizedSession
     endpoint: str
     signer: service_account.Credentials | None
     emulator: bool
+    retry: Retry
 
 
 def connect(config: GCSConfig, *, pool_size: int) -> Connection:
@@ -74,7 +79,20 @@ def connect(config: GCSConfig, *, pool_size: int) -> Connection:
         client_info=ClientInfo(user_agent=user_agent),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": endpoint},
     )
-    return Connection(client, session, endpoint, signer, bool(emulator))
+    return Connection(client, session, endpoint, signer, bool(emulator), retry_policy(config))
+
+
+def retry_policy(config: GCSConfig) -> Retry:
+    """The SDK's ``DEFAULT_RETRY`` (what it retries) with the configured deadline and first wait.
+
+    The SDK retries by time, not by count: each call is retried until
+    ``retry_deadline`` has passed, waiting a random time up to ``retry_delay``
+    first and up to twice as long after each failure (at most a minute).
+    """
+    policy: Retry = DEFAULT_RETRY.with_timeout(config.retry_deadline).with_delay(
+        initial=config.retry_delay, maximum=max(MAX_RETRY_WAIT, config.retry_delay)
+    )
+    return policy
 
 
 def _signer(config: GCSConfig) -> service_account.Credentials | None:

@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from regstore.middleware.options import duration
 from regstore.params import Parameters
 
 __all__ = [
     "CHUNK_MULTIPLE",
     "DEFAULT_CHUNKSIZE",
     "DEFAULT_MAXCONCURRENCY",
+    "DEFAULT_RETRY_DEADLINE",
+    "DEFAULT_RETRY_DELAY",
     "MIN_MAXCONCURRENCY",
     "NAME",
     "GCSConfig",
@@ -28,6 +31,10 @@ CHUNK_MULTIPLE = 256 * 1024
 DEFAULT_CHUNKSIZE = 16 * 1024 * 1024
 DEFAULT_MAXCONCURRENCY = 50
 MIN_MAXCONCURRENCY = 25
+#: Seconds the SDK keeps retrying one call: google's own ``DEFAULT_RETRY`` deadline.
+DEFAULT_RETRY_DEADLINE = 120.0
+#: Seconds before the first retry (doubling after each): google's own initial backoff.
+DEFAULT_RETRY_DELAY = 1.0
 
 KEYS = (
     "bucket",
@@ -37,6 +44,8 @@ KEYS = (
     "credentials",
     "useragent",
     "maxconcurrency",
+    "retry_deadline",
+    "retry_delay",
 )
 
 #: Fields a service-account key must carry to authenticate and to sign URLs.
@@ -52,6 +61,10 @@ class GCSConfig:
     chunksize: int = DEFAULT_CHUNKSIZE
     useragent: str | None = None
     maxconcurrency: int = DEFAULT_MAXCONCURRENCY
+    #: How long (seconds) one call is retried before it fails.
+    retry_deadline: float = DEFAULT_RETRY_DEADLINE
+    #: The first wait (seconds) between retries; later waits double, up to a minute.
+    retry_delay: float = DEFAULT_RETRY_DELAY
     service_account: Mapping[str, str] | None = field(default=None, repr=False)
     #: Where the key came from, for messages: ``keyfile <path>`` or ``credentials``.
     key_source: str | None = None
@@ -76,6 +89,8 @@ def parse(values: Mapping[str, Any] | None) -> GCSConfig:
         clamp_minimum=True,
     )
     useragent = params.string("useragent")
+    retry_deadline = duration(params, "retry_deadline", DEFAULT_RETRY_DEADLINE)
+    retry_delay = duration(params, "retry_delay", DEFAULT_RETRY_DELAY)
     if params.has("keyfile") and params.has("credentials"):
         params.fail(
             "credentials",
@@ -98,6 +113,8 @@ def parse(values: Mapping[str, Any] | None) -> GCSConfig:
         chunksize=chunksize,
         useragent=useragent,
         maxconcurrency=maxconcurrency,
+        retry_deadline=retry_deadline,
+        retry_delay=retry_delay,
         service_account=account,
         key_source=source,
     )

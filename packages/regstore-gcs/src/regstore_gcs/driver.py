@@ -19,7 +19,6 @@ from typing import IO, Any
 
 from google.api_core import exceptions as api
 from google.cloud.storage import Blob
-from google.cloud.storage.retry import DEFAULT_RETRY
 
 from regstore.driver import FileInfo, FileWriter, Prune, StorageDriver
 from regstore.errors import DriverError, PathNotFoundError, StorageDriverError
@@ -61,7 +60,7 @@ class GCSDriver(StorageDriver):
         self._client = self._connection.client
         self._bucket = self._client.bucket(config.bucket)
         self._layout = Layout(config.rootdirectory)
-        self._retry = DEFAULT_RETRY
+        self._retry = self._connection.retry
         self._executor = ThreadPoolExecutor(BACKGROUND_WORKERS, thread_name_prefix="regstore-gcs")
         self._errors = ErrorMap(config.bucket, self._connection.endpoint, self._bucket_exists)
         self._deleter = Deleter(self._client, self._bucket, self._executor, retry=self._retry)
