@@ -92,11 +92,17 @@ class GCSDriver(StorageDriver):
     # -- files --------------------------------------------------------------------
 
     def get_content(self, path: str) -> bytes:
-        with self._errors.translating("get_content", path):
-            data: bytes = self._bucket.blob(self._layout.key(path)).download_as_bytes(
-                retry=self._retry
-            )
+        key = self._layout.key(path)
+
+        def whole() -> bytes:
+            data: bytes = self._bucket.blob(key).download_as_bytes(retry=None)
             return data
+
+        with self._errors.translating("get_content", path):
+            # Each attempt is one whole, checksummed GET of the current version: a cut
+            # body is read again from the start, never resumed with a range of what may
+            # by then be another version (gcp-storage-emulator ignores ?generation=).
+            return self._retry(whole)()
 
     def put_content(self, path: str, content: bytes | bytearray | memoryview) -> None:
         data = content if isinstance(content, bytes) else bytes(content)
