@@ -11,7 +11,6 @@ composes retry too.
 from __future__ import annotations
 
 import builtins
-import io
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -31,7 +30,7 @@ from .config import NAME, GCSConfig, parse
 from .deleting import Deleter
 from .errors import ErrorMap
 from .layout import Layout
-from .reader import ObjectReader
+from .reader import BoundedReader, ObjectReader
 from .uploads import Pending, UploadStore
 from .writer import GCSWriter
 
@@ -115,7 +114,8 @@ class GCSDriver(StorageDriver):
             if blob is None:
                 raise PathNotFoundError(path)
         raw = ObjectReader(
-            self._bucket.blob(blob.name),
+            self._bucket,
+            blob.name,
             path=path,
             size=blob.size or 0,
             generation=blob.generation,
@@ -124,7 +124,7 @@ class GCSDriver(StorageDriver):
             retry=self._retry,
             guard=self._guard("read", path),
         )
-        return io.BufferedReader(raw, buffer_size=_READ_BUFFER)
+        return BoundedReader(raw, buffer_size=_READ_BUFFER)
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
         empty = Pending(0, self._config.chunksize, b"")

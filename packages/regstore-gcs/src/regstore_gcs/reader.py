@@ -1,9 +1,12 @@
 """A streamed reader over ranged GETs of one object generation.
 
 Each fetch asks for the next window of bytes (``chunksize``), so memory stays
-bounded whatever the object's size. Every fetch names the generation seen
-when the reader was opened: an object replaced mid-read fails the read
-instead of mixing two versions.
+bounded whatever the object's size. Every fetch selects the generation seen
+when the reader was opened (``?generation=``, also on the SDK's resumption of
+a cut body), so it reads that version or nothing: an object replaced mid-read
+fails the read (404 on the old generation) instead of mixing two versions.
+A ``precondition`` such as ``ifGenerationMatch`` would not do: fake-gcs-server
+ignores preconditions on reads.
 """
 
 from __future__ import annotations
@@ -12,19 +15,27 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from google.cloud.storage import Blob
+from google.cloud.storage import Blob, Bucket
 
 from regstore.errors import DriverError
 
-__all__ = ["ObjectReader"]
+__all__ = ["BoundedReader", "ObjectReader"]
+
+#: Reads up to this size go straight through (the common case stays as fast).
+_CLAMP_ABOVE = 1 << 24
 
 
 class ObjectReader(io.RawIOBase):
-    """Reads ``blob`` (of ``size`` bytes) from ``offset``, ``window`` bytes per request."""
+    """Reads generation ``generation`` of ``name`` (``size`` bytes) from ``offset``.
+
+    ``window`` bytes per request; ``generation`` None (a server that reports
+    none) reads whatever version the server has.
+    """
 
     def __init__(
         self,
-        blob: Blob,
+        bucket: Bucket,
+        name: str,
         *,
         path: str,
         size: int,
@@ -35,7 +46,8 @@ class ObjectReader(io.RawIOBase):
         guard: Callable[[Callable[[], bytes]], bytes],
     ) -> None:
         super().__init__()
-        self._blob = blob
+        self._bucket = bucket
+        self._name = name
         self._path = path
         self._size = size
         self._generation = generation
@@ -45,6 +57,11 @@ class ObjectReader(io.RawIOBase):
         self._guard = guard
         self._chunk = b""
         self._chunk_pos = 0
+
+    @property
+    def size(self) -> int:
+        """The object's size, fixed when the reader was opened."""
+        return self._size
 
     def readable(self) -> bool:
         return True
@@ -114,13 +131,18 @@ class ObjectReader(io.RawIOBase):
 
     def _download(self, start: int, end: int) -> bytes:
         def fetch() -> bytes:
-            data: bytes = self._blob.download_as_bytes(
-                start=start,
-                end=end,
-                checksum=None,
-                if_generation_match=self._generation,
-                retry=self._retry,
+            # A fresh Blob per request: a download overwrites the Blob's generation
+            # with the one the answer reports (None when the server sends none).
+            blob = Blob(self._name, self._bucket, generation=self._generation)
+            data: bytes = blob.download_as_bytes(
+                start=start, end=end, checksum=None, retry=self._retry
             )
+            served = blob.generation
+            if self._generation is not None and served is not None and served != self._generation:
+                raise DriverError(
+                    f"read {self._path}: asked for generation {self._generation}, the server"
+                    f" sent {served}; the object was replaced while it was read"
+                )
             if len(data) != end - start + 1:
                 raise DriverError(
                     f"read {self._path}: asked for bytes {start}-{end} of {self._size},"
@@ -129,3 +151,27 @@ class ObjectReader(io.RawIOBase):
             return data
 
         return self._guard(fetch)
+
+
+class BoundedReader(io.BufferedReader):
+    """A buffered ``ObjectReader`` whose ``read(n)`` never allocates more than the bytes left.
+
+    ``io.BufferedReader.read(n)`` allocates ``n`` bytes up front, so
+    ``read(2**62)`` would raise MemoryError however small the object.
+    """
+
+    def __init__(self, raw: ObjectReader, buffer_size: int) -> None:
+        super().__init__(raw, buffer_size=buffer_size)
+        self._object = raw
+
+    def _clamp(self, size: int | None) -> int | None:
+        if size is None or size <= _CLAMP_ABOVE:
+            return size
+        return max(0, min(size, self._object.size - self.tell()))
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return super().read(self._clamp(size))
+
+    def read1(self, size: int = -1, /) -> bytes:
+        clamped = self._clamp(size)
+        return super().read1(-1 if clamped is None else clamped)
