@@ -4,7 +4,10 @@ Real GCS and gcp-storage-emulator answer ``POST /batch/storage/v1`` with a
 multipart response; fake-gcs-server has no batch endpoint and answers with a
 plain body. The first batch that comes back as anything but a multipart
 response switches this deleter to bounded-concurrency single deletes for the
-rest of its life, so no parameter is needed to pick the mode.
+rest of its life, so no parameter is needed to pick the mode. A batch that
+fails in transit (a reset connection, a lost answer) is finished by single
+deletes too: deleting is idempotent, so objects the batch already removed are
+simply found gone.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import contextlib
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor, wait
-from typing import Any
 
+import requests
 from google.api_core import exceptions as api
+from google.api_core.retry import Retry
 from google.cloud import storage
 
 __all__ = ["BATCH_LIMIT", "Deleter"]
@@ -33,7 +37,7 @@ class Deleter:
         bucket: storage.Bucket,
         executor: Executor,
         *,
-        retry: Any,
+        retry: Retry,
         use_batches: bool = True,
     ) -> None:
         self._client = client
@@ -60,20 +64,43 @@ class Deleter:
                 continue
             self._delete_singles(group)
 
+    def remove(self, name: str) -> bool:
+        """Delete one object, retried; False when it did not exist.
+
+        A 404 on a retry counts as deleted: the attempt before it may have
+        deleted the object and lost the answer on the way back.
+        """
+        retried = False
+
+        def note(_: Exception) -> None:
+            nonlocal retried
+            retried = True
+
+        try:
+            self._retry(self._bucket.blob(name).delete, on_error=note)(retry=None)
+        except api.NotFound:
+            return retried
+        return True
+
     def _delete_batch(self, names: Sequence[str]) -> bool:
         """Delete ``names`` in one batch request; False when singles must finish the job."""
         try:
             with self._client.batch(raise_exception=True):
                 for name in names:
                     self._bucket.blob(name).delete(retry=None)
-        except ValueError:
-            # "Bad response: not multi-part": the server has no batch endpoint.
-            with self._lock:
-                self._use_batches = False
-            return False
+        except ValueError as exc:
+            if "multi-part" in str(exc):
+                # "Bad response: not multi-part": the server has no batch endpoint.
+                with self._lock:
+                    self._use_batches = False
+            return False  # else an answer garbled in transit: singles finish the job
         except api.GoogleAPICallError:
             # Some call failed (often: already gone). Singles retry transient
             # failures, skip the gone ones and report the rest exactly.
+            return False
+        except (requests.RequestException, ConnectionError):
+            # The batch request or its answer was lost in transit: some, all or none
+            # of its deletes happened, and singles (which skip the gone) finish the job.
             return False
         return True
 

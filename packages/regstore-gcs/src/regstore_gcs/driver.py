@@ -266,12 +266,7 @@ class GCSDriver(StorageDriver):
                         group = []
                 if group:
                     self._deleter.delete(group)
-            try:
-                self._bucket.blob(key).delete(retry=self._retry)
-                found = True
-            except api.NotFound:
-                if not found:
-                    raise
+            found = self._deleter.remove(key) or found
         if not found:
             raise PathNotFoundError(path)
 
