@@ -127,13 +127,15 @@ class CheckedDriver(StorageDriver):
         client_ip: str | None = None,
     ) -> str | None:
         self._path(path)
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0:
+            raise InvalidParameterError(
+                self._name,
+                "expires_in",
+                f"must be a whole number of seconds greater than 0 (an int), got {expires_in!r}",
+            )
         verb = method.upper() if isinstance(method, str) else method
         if verb not in _METHODS:
             return None
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0:
-            raise ValueError(
-                f"{self._name}: expires_in must be a positive number of seconds, got {expires_in!r}"
-            )
         return self._call(
             "redirect_url",
             path,
