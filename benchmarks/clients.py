@@ -1,24 +1,25 @@
 """The operations every contender offers, and the regstore contender built on ``create``.
 
-A contender works under its own prefix (a directory, a key prefix), named by
-relative paths such as ``a/b/c``, so contenders never see each other's data.
+A contender is named by relative paths such as ``a/b/c``. On the object
+stores and the filesystem every contender of a backend works under one shared
+root, so a tree created once (untimed, through the raw SDK) can be read by
+all of them; the cases give each contender its own directories for what it
+writes.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import regstore
 
-__all__ = ["Client", "ChunkStream", "RegstoreClient", "chunks"]
+__all__ = ["WRITE_CHUNK", "ChunkStream", "Client", "RegstoreClient", "chunks", "in_threads"]
 
 #: Bytes each ``write`` of a stream hands over (registries copy request bodies in pieces).
 WRITE_CHUNK = 1 << 20
-#: Threads that create data for a case before it is timed.
-POPULATE_THREADS = 16
 
 
 def chunks(block: bytes, size: int) -> Iterator[memoryview]:
@@ -29,6 +30,13 @@ def chunks(block: bytes, size: int) -> Iterator[memoryview]:
         take = min(left, len(view))
         yield view[:take]
         left -= take
+
+
+def in_threads(call: Callable[[str], object], items: Iterable[str], threads: int) -> None:
+    """``call`` on every item from a pool of ``threads``; the first error is raised."""
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(call, items):
+            pass
 
 
 class ChunkStream(io.RawIOBase):
@@ -59,13 +67,15 @@ class ChunkStream(io.RawIOBase):
 
 
 class Client:
-    """One contender: the operations the cases time, under its own prefix."""
+    """One contender: the operations the cases time, and the untimed ones that prepare them."""
 
     label = "?"
     role = "peer"
     note = ""
     #: The most files the scale walk, list and delete are timed on (None: no limit).
     scale_limit: int | None = None
+    #: Threads of ``populate`` (a server answers several requests at once).
+    populate_threads = 16
 
     def put(self, rel: str, data: bytes) -> None:
         raise NotImplementedError
@@ -94,9 +104,12 @@ class Client:
         raise NotImplementedError
 
     def populate(self, rels: Iterable[str], data: bytes) -> None:
-        """Create files fast, untimed (raw SDK calls in threads unless overridden)."""
-        with ThreadPoolExecutor(POPULATE_THREADS) as pool:
-            list(pool.map(lambda rel: self.put(rel, data), rels))
+        """Create files fast, untimed: ``put`` from a thread pool unless overridden."""
+        in_threads(lambda rel: self.put(rel, data), rels, self.populate_threads)
+
+    def discard(self, rel: str) -> None:
+        """Remove a directory untimed (clean-up): ``delete`` unless a faster way exists."""
+        self.delete(rel)
 
     def settle(self) -> None:
         """Called untimed after every timed run (see ``Timed.settle``)."""

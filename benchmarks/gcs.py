@@ -8,17 +8,21 @@ fake-gcs-server has no batch endpoint).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import regstore
 
-from .clients import POPULATE_THREADS, ChunkStream, Client, RegstoreClient, chunks
+from .backend import Backend
+from .clients import ChunkStream, Client, RegstoreClient, in_threads
+from .fsspecs import FsspecClient
 
-__all__ = ["OBSTORE_NOTE", "gcs_clients"]
+__all__ = ["OBSTORE_NOTE", "gcs_backend"]
+
+#: The object-name prefix every contender works under.
+ROOT = "bench"
 
 #: Why obstore is not among the GCS contenders.
 OBSTORE_NOTE = (
@@ -79,69 +83,25 @@ class RawGCS(Client):
         blobs = list(self.client.list_blobs(self.bucket, prefix=self._k(rel) + "/"))
         self.bucket.delete_blobs(blobs)
 
-
-def _populator(bucket: Any, prefix: str) -> Any:
-    def populate(rels: Iterable[str], data: bytes) -> None:
-        def put(rel: str) -> None:
-            bucket.blob(f"{prefix}/{rel}").upload_from_string(data)
-
-        with ThreadPoolExecutor(POPULATE_THREADS) as pool:
-            list(pool.map(put, rels))
-
-    return populate
+    def discard(self, rel: str) -> None:
+        # The emulator has no batch delete: one request per object, from a thread pool.
+        names = [b.name for b in self.client.list_blobs(self.bucket, prefix=self._k(rel) + "/")]
+        in_threads(lambda name: self.bucket.blob(name).delete(), names, self.populate_threads)
 
 
-class GcsfsClient(Client):
-    label = "gcsfs"
+def _gcsfs(endpoint: str, bucket: str) -> Client:
+    # The plain filesystem: the "extended" default first asks a gRPC control API
+    # for the bucket type, which an emulator does not serve (a minute of retries).
+    from gcsfs.core import GCSFileSystem
 
-    def __init__(self, endpoint: str, bucket: str, prefix: str) -> None:
-        # The plain filesystem: the "extended" default first asks a gRPC control API
-        # for the bucket type, which an emulator does not serve (a minute of retries).
-        from gcsfs.core import GCSFileSystem
-
-        self.fs = GCSFileSystem(
-            endpoint_url=endpoint, token="anon", project="test", skip_instance_cache=True
-        )
-        self.base = f"{bucket}/{prefix}"
-
-    def _p(self, rel: str) -> str:
-        return f"{self.base}/{rel}"
-
-    def put(self, rel: str, data: bytes) -> None:
-        self.fs.pipe_file(self._p(rel), data)
-
-    def get(self, rel: str) -> bytes:
-        data: bytes = self.fs.cat_file(self._p(rel))
-        return data
-
-    def write_stream(self, rel: str, block: bytes, size: int) -> None:
-        with self.fs.open(self._p(rel), "wb") as file:
-            for piece in chunks(block, size):
-                file.write(piece)
-
-    def read_stream(self, rel: str, buffer: bytearray) -> int:
-        total = 0
-        with self.fs.open(self._p(rel), "rb") as file:
-            while n := file.readinto(buffer):
-                total += n
-        return total
-
-    def list(self, rel: str) -> int:
-        self.fs.invalidate_cache()
-        return len(self.fs.ls(self._p(rel), detail=False))
-
-    def walk(self, rel: str) -> int:
-        self.fs.invalidate_cache()
-        return len(self.fs.find(self._p(rel)))
-
-    def delete(self, rel: str) -> None:
-        self.fs.invalidate_cache()
-        self.fs.rm(self._p(rel), recursive=True)
-        self.fs.invalidate_cache()
+    fs = GCSFileSystem(
+        endpoint_url=endpoint, token="anon", project="test", skip_instance_cache=True
+    )
+    return FsspecClient(fs, f"{bucket}/{ROOT}", "gcsfs")
 
 
-def gcs_clients(endpoint: str) -> tuple[list[Client], Any, dict[str, Any]]:
-    """The contenders over a fresh bucket, a callable removing it, the driver's parameters.
+def gcs_backend(endpoint: str) -> Backend:
+    """The contenders over a fresh bucket, all under one object prefix; baseline first.
 
     The gcs driver and the SDK find the emulator through ``STORAGE_EMULATOR_HOST``.
     """
@@ -156,24 +116,16 @@ def gcs_clients(endpoint: str) -> tuple[list[Client], Any, dict[str, Any]]:
     )
     name = f"bench-{secrets.token_hex(6)}"
     bucket = client.create_bucket(name)
-    made: list[Client] = []
-    baseline = RawGCS(client, bucket, "raw")
-    baseline.populate = _populator(bucket, "raw")  # type: ignore[method-assign]
-    made.append(baseline)
-    mine = RegstoreClient(regstore.create("gcs", {"bucket": name, "rootdirectory": "regstore"}))
-    mine.populate = _populator(bucket, "regstore")  # type: ignore[method-assign]
-    made.append(mine)
-    try:
-        peer: Client = GcsfsClient(endpoint, name, "gcsfs")
-        peer.populate = _populator(bucket, "gcsfs")  # type: ignore[method-assign]
-        made.append(peer)
-    except ImportError:
-        pass
+    made: list[Client] = [
+        RawGCS(client, bucket, ROOT),
+        RegstoreClient(regstore.create("gcs", {"bucket": name, "rootdirectory": ROOT})),
+    ]
+    with contextlib.suppress(ImportError):
+        made.append(_gcsfs(endpoint, name))
 
     def remove() -> None:
-        for made_client in made:
-            made_client.close()
-        bucket.delete_blobs(list(client.list_blobs(bucket)))  # leftovers of a failed case
+        names = [b.name for b in client.list_blobs(bucket)]  # what the cases left behind
+        in_threads(lambda name: bucket.blob(name).delete(), names, RawGCS.populate_threads)
         bucket.delete()
 
-    return made, remove, {"bucket": name}
+    return Backend("gcs", made, parameters={"bucket": name, "rootdirectory": "rss"}, remove=remove)

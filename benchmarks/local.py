@@ -4,6 +4,7 @@ Filesystem baseline: plain ``open()``/``os`` calls with the durability
 regstore gives (temp file, fsync, rename, fsync of the directory) and an
 ``os.scandir`` walk that stats every file, as ``walk`` reports sizes. Peer:
 fsspec's ``LocalFileSystem`` (which neither fsyncs nor renames into place).
+All three work in one folder. In memory, each contender has its own store.
 """
 
 from __future__ import annotations
@@ -13,28 +14,36 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import regstore
 
-from .clients import Client, RegstoreClient, chunks
+from .backend import Backend
+from .clients import Client, RegstoreClient, chunks, in_threads
+from .fsspecs import LocalFsspecClient
 
-__all__ = ["filesystem_clients", "inmemory_clients"]
+__all__ = ["filesystem_backend", "inmemory_backend"]
+
+#: Threads that create a tree's files (the system calls release the GIL).
+WRITE_THREADS = 4
 
 
-def _write_plain(base: str, rels: Iterable[str], data: bytes) -> None:
-    """Create files without fsync: setup of a case, not part of any timing."""
-    made: set[str] = set()
-    for rel in rels:
-        path = os.path.join(base, rel)
-        directory = os.path.dirname(path)
-        if directory not in made:
-            os.makedirs(directory, exist_ok=True)
-            made.add(directory)
-        with open(path, "wb") as file:
-            file.write(data)
+def _write_plain(base: str, rels: Sequence[str], data: bytes) -> None:
+    """Create files without fsync, from a few threads: setup of a case, never timed."""
+
+    def write_share(start: str) -> None:
+        made: set[str] = set()
+        for rel in rels[int(start) :: WRITE_THREADS]:
+            path = os.path.join(base, rel)
+            directory = os.path.dirname(path)
+            if directory not in made:
+                os.makedirs(directory, exist_ok=True)
+                made.add(directory)
+            with open(path, "wb") as file:
+                file.write(data)
+
+    in_threads(write_share, [str(n) for n in range(WRITE_THREADS)], WRITE_THREADS)
 
 
 def _fsync_dir(directory: str) -> None:
@@ -113,86 +122,44 @@ class RawFilesystem(Client):
         shutil.rmtree(os.path.join(self.base, rel))
 
     def populate(self, rels: Iterable[str], data: bytes) -> None:
-        _write_plain(self.base, rels, data)
+        _write_plain(self.base, list(rels), data)
 
     def settle(self) -> None:
         os.sync()
 
 
-class FsspecLocal(Client):
-    """fsspec's ``LocalFileSystem``."""
-
-    label = "fsspec local"
-    note = "no fsync and no rename into place: less durable than the baseline"
-
-    def __init__(self, base: str) -> None:
-        from fsspec.implementations.local import LocalFileSystem
-
-        self.fs = LocalFileSystem(auto_mkdir=True)
-        self.base = base
-
-    def _p(self, rel: str) -> str:
-        return f"{self.base}/{rel}"
-
-    def put(self, rel: str, data: bytes) -> None:
-        self.fs.pipe_file(self._p(rel), data)
-
-    def get(self, rel: str) -> bytes:
-        data: bytes = self.fs.cat_file(self._p(rel))
-        return data
-
-    def write_stream(self, rel: str, block: bytes, size: int) -> None:
-        with self.fs.open(self._p(rel), "wb") as file:
-            for piece in chunks(block, size):
-                file.write(piece)
-
-    def read_stream(self, rel: str, buffer: bytearray) -> int:
-        total = 0
-        with self.fs.open(self._p(rel), "rb") as file:
-            while n := file.readinto(buffer):
-                total += n
-        return total
-
-    def list(self, rel: str) -> int:
-        return len(self.fs.ls(self._p(rel), detail=False))
-
-    def walk(self, rel: str) -> int:
-        return len(self.fs.find(self._p(rel), withdirs=True, detail=True))
-
-    def delete(self, rel: str) -> None:
-        self.fs.rm(self._p(rel), recursive=True)
-
-    def populate(self, rels: Iterable[str], data: bytes) -> None:
-        _write_plain(self.base, rels, data)
+class FsspecLocal(LocalFsspecClient):
+    """fsspec's ``LocalFileSystem``: it does not fsync, so its dirty pages are written back."""
 
     def settle(self) -> None:
-        os.sync()  # it does not fsync: its dirty pages must not slow the next contender
+        os.sync()  # its dirty pages must not slow the next contender
 
 
 class FilesystemRegstore(RegstoreClient):
-    def __init__(self, base: str) -> None:
-        super().__init__(regstore.create("filesystem", {"rootdirectory": base}))
-        self.base = base
-
-    def populate(self, rels: Iterable[str], data: bytes) -> None:
-        _write_plain(self.base, rels, data)
-
     def settle(self) -> None:
         os.sync()
 
 
-def filesystem_clients(workdir: Path) -> list[Client]:
-    """Baseline first, then regstore, then the peer; each under its own folder."""
-
-    def base(name: str) -> str:
-        path = workdir / name
-        path.mkdir(parents=True, exist_ok=True)
-        return str(path)
-
-    clients: list[Client] = [RawFilesystem(base("raw")), FilesystemRegstore(base("regstore"))]
+def filesystem_backend(workdir: Path) -> Backend:
+    """Baseline first, then regstore, then the peer; all in one folder."""
+    base = workdir / "bench"
+    base.mkdir(parents=True, exist_ok=True)
+    clients: list[Client] = [
+        RawFilesystem(str(base)),
+        FilesystemRegstore(regstore.create("filesystem", {"rootdirectory": str(base)})),
+    ]
     with contextlib.suppress(ImportError):  # without fsspec the table has no peer column
-        clients.append(FsspecLocal(base("fsspec")))
-    return clients
+        from fsspec.implementations.local import LocalFileSystem
+
+        clients.append(
+            FsspecLocal(
+                LocalFileSystem(auto_mkdir=True),
+                str(base),
+                "fsspec local",
+                "no fsync and no rename into place: less durable than the baseline",
+            )
+        )
+    return Backend("filesystem", clients, parameters={"rootdirectory": str(workdir / "rss")})
 
 
 class DictStore(Client):
@@ -247,55 +214,29 @@ class DictStore(Client):
             for key in [k for k in self.data if k.startswith(prefix)]:
                 del self.data[key]
 
+    def populate(self, rels: Iterable[str], data: bytes) -> None:
+        for rel in rels:
+            self.put(rel, data)
 
-class FsspecMemory(Client):
+
+class FsspecMemory(LocalFsspecClient):
     """fsspec's ``MemoryFileSystem`` (a class-wide store, so each run uses its own root)."""
 
-    label = "fsspec memory"
     # Its find lists every directory by scanning every key (dirs x files): hours at 50,000.
     scale_limit = 5_000
     note = "not timed past 5,000 files: its find scans every key once per directory"
 
-    def __init__(self) -> None:
-        from fsspec.implementations.memory import MemoryFileSystem
-
-        self.fs: Any = MemoryFileSystem()
-        self.base = f"/bench-{secrets.token_hex(4)}"
-
-    def _p(self, rel: str) -> str:
-        return f"{self.base}/{rel}"
-
-    def put(self, rel: str, data: bytes) -> None:
-        self.fs.pipe_file(self._p(rel), data)
-
-    def get(self, rel: str) -> bytes:
-        data: bytes = self.fs.cat_file(self._p(rel))
-        return data
-
-    def write_stream(self, rel: str, block: bytes, size: int) -> None:
-        with self.fs.open(self._p(rel), "wb") as file:
-            for piece in chunks(block, size):
-                file.write(piece)
-
-    def read_stream(self, rel: str, buffer: bytearray) -> int:
-        total = 0
-        with self.fs.open(self._p(rel), "rb") as file:
-            while n := file.readinto(buffer):
-                total += n
-        return total
-
-    def list(self, rel: str) -> int:
-        return len(self.fs.ls(self._p(rel), detail=False))
-
-    def walk(self, rel: str) -> int:
-        return len(self.fs.find(self._p(rel), withdirs=True, detail=True))
-
-    def delete(self, rel: str) -> None:
-        self.fs.rm(self._p(rel), recursive=True)
-
     def populate(self, rels: Iterable[str], data: bytes) -> None:
         for rel in rels:
             self.put(rel, data)
+
+    def discard(self, rel: str) -> None:
+        # Its rm finds first, which scans every key per directory: drop the keys directly.
+        prefix = self._p(rel) + "/"
+        store = self.fs.store
+        for key in [k for k in store if k.startswith(prefix)]:
+            del store[key]
+        self.fs.pseudo_dirs[:] = [d for d in self.fs.pseudo_dirs if not d.startswith(prefix)]
 
 
 class InmemoryRegstore(RegstoreClient):
@@ -304,9 +245,13 @@ class InmemoryRegstore(RegstoreClient):
             self.put(rel, data)
 
 
-def inmemory_clients() -> list[Client]:
+def inmemory_backend() -> Backend:
     """Baseline (a dict), regstore's inmemory driver, fsspec's memory filesystem."""
     clients: list[Client] = [DictStore(), InmemoryRegstore(regstore.create("inmemory"))]
     with contextlib.suppress(ImportError):
-        clients.append(FsspecMemory())
-    return clients
+        from fsspec.implementations.memory import MemoryFileSystem
+
+        clients.append(
+            FsspecMemory(MemoryFileSystem(), f"/bench-{secrets.token_hex(4)}", "fsspec memory")
+        )
+    return Backend("inmemory", clients, shared=False)

@@ -1,4 +1,4 @@
-"""Pieces the object-store modules share: a key prefix per contender, obstore's calls."""
+"""obstore (Rust ``object_store``), the peer shared by the S3 and Azure backends."""
 
 from __future__ import annotations
 
@@ -6,11 +6,7 @@ from typing import Any
 
 from .clients import Client, chunks
 
-__all__ = ["ObstoreClient", "discard"]
-
-
-def discard(data: object) -> None:
-    """A sink for bytes read: keeps the read from being optimised into nothing."""
+__all__ = ["ObstoreClient"]
 
 
 class ObstoreClient(Client):

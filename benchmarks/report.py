@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .stages import Stages
 from .targets import Verdict
-from .timing import Row
+from .timing import SLOW_PEER, Row
 
-__all__ = ["print_report", "write_json"]
+__all__ = ["markdown", "print_report", "print_stages", "write_json"]
 
 
 def _cell(row: Row, label: str) -> str:
@@ -45,6 +46,10 @@ def _backend_tables(rows: Sequence[Row]) -> list[tuple[str, list[str], list[list
             for res in row.results:
                 if res.error:
                     notes.append(f"{row.case} / {res.label}: {res.error}")
+                elif res.capped:
+                    notes.append(
+                        f"{row.case} / {res.label}: one run (over {SLOW_PEER:.0f}x the baseline)"
+                    )
         tables.append((backend, header, body, "\n".join(notes)))
     return tables
 
@@ -83,6 +88,17 @@ def print_report(
         console.print(table)
     for note in notes:
         console.print(f"[yellow]{note}[/]")
+
+
+def print_stages(stages: Stages) -> None:
+    """The wall time of every stage and of the whole run (the slowest cases of each stage too)."""
+    print("\nwall time per stage:")
+    for stage in stages.done:
+        print(f"  {stage.seconds:8.1f} s  {stage.name}  (load {stage.load_at_end:.1f})")
+        slowest = sorted(stage.parts.items(), key=lambda item: -item[1])[:5]
+        for name, seconds in slowest:
+            print(f"  {'':8} {seconds:7.1f} s  {name}")
+    print(f"  {stages.elapsed():8.1f} s  whole run")
 
 
 def _verdict_cells(v: Verdict) -> list[str]:

@@ -23,12 +23,13 @@ from typing import Any
 
 import regstore
 
+from .backend import Backend
 from .cases import run_cases
-from .clients import Client
 from .machine import describe
-from .plan import MiB, human, plan_for
+from .plan import MiB, Plan, human, plan_for
 from .procs import import_time, peak_rss
-from .report import markdown, print_report, write_json
+from .report import markdown, print_report, print_stages, write_json
+from .stages import Stages
 from .targets import check_targets
 from .timing import Row
 
@@ -38,6 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 DRIVERS = ("filesystem", "inmemory", "s3", "azure", "gcs")
 #: The emulators each backend needs (S3: one of them, see --s3-server).
 EMULATORS = {"azure": ["azurite"], "gcs": ["fakegcs"]}
+#: Fresh interpreters ``import regstore`` is timed in (the best counts).
+IMPORT_ROUNDS = 9
 
 
 _BEGIN = time.monotonic()
@@ -203,62 +206,56 @@ def main(argv: list[str] | None = None) -> int:
     emulators = Emulators(args.emulator_state.resolve())
     rows: list[Row] = []
     memory: dict[str, dict[str, Any]] = {}
+    stages = Stages()
     failed = False
-    started = time.monotonic()
     only = _only(args.case)
     try:
         for driver in wanted:
-            backends: list[tuple[str, str]] = []  # (label, emulator)
-            if driver == "s3":
-                backends = [
-                    (f"s3 ({'radosgw' if s == 'rgw' else s})", s)
-                    for s in _s3_servers(args.s3_server, args.quick)
-                ]
-            else:
-                backends = [(driver, name) for name in EMULATORS.get(driver, [""])]
-            for label, emulator in backends:
+            for label, emulator in _backends(driver, args):
+                with stages.stage(f"{label}: emulator and contenders"):
+                    try:
+                        env = emulators.start([emulator] if emulator else [])
+                        os.environ.update(env)
+                        backend = _backend(driver, label, emulator, env, workdir)
+                    except Exception as exc:
+                        failed = True
+                        notes.append(f"{label}: not measured: {exc}")
+                        _say(f"{label}: not measured: {exc}")
+                        emulators.stop()
+                        continue
+                plan = _plan(driver, args)
                 try:
-                    env = emulators.start([emulator] if emulator else [])
-                    os.environ.update(env)
-                    clients, remove, parameters = _clients(driver, emulator, env, workdir)
-                except Exception as exc:
-                    failed = True
-                    notes.append(f"{label}: not measured: {exc}")
-                    _say(f"{label}: not measured: {exc}")
-                    continue
-                plan = plan_for(driver, args.quick)
-                if driver == "s3" and not args.quick:
-                    plan = replace(plan, big_rounds=2)
-                if args.stream_mib:
-                    plan = replace(plan, stream_size=args.stream_mib * MiB)
-                if args.many_small:
-                    plan = replace(plan, many_small=args.many_small)
-                if args.scale_files:
-                    n = args.scale_files
-                    plan = replace(plan, walk_files=n, list_entries=n, delete_files=n)
-                try:
-                    _say(f"{label}: {', '.join(c.label for c in clients)}")
-                    found = run_cases(label, clients, plan, _say, only)
+                    _say(f"{label}: {', '.join(c.label for c in backend.contenders)}")
+                    with stages.stage(f"{label}: cases") as stage:
+                        found, seconds = run_cases(backend, plan, _say, only)
+                        stage.parts = seconds
                     rows.extend(found)
                     if not args.case and driver in ("filesystem", "s3", "azure", "gcs"):
-                        params = dict(parameters, rootdirectory="rss")
-                        if driver == "filesystem":
-                            params = {"rootdirectory": str(workdir / "rss")}
-                        figures = _memory(driver, params, plan.rss_size)
+                        with stages.stage(f"{label}: peak RSS"):
+                            figures = _memory(driver, backend.parameters, plan.rss_size)
                         if figures:
                             memory[label] = figures
                     # Saved after every backend, so a run cut short keeps what it measured.
-                    write_json(args.output, rows, [], machine, {"partial": True, "notes": notes})
+                    write_json(
+                        args.output,
+                        rows,
+                        [],
+                        machine,
+                        {"partial": True, "notes": notes, "stages": stages.to_json()},
+                    )
                 finally:
-                    try:
-                        remove()
-                    except Exception as exc:
-                        notes.append(f"{label}: clean-up failed: {exc}")
-                    emulators.stop()
+                    with stages.stage(f"{label}: clean-up"):
+                        try:
+                            backend.close()
+                        except Exception as exc:
+                            notes.append(f"{label}: clean-up failed: {exc}")
+                        emulators.stop()
         imports = None
         if not args.case:
-            _say("import time of regstore")
-            imports = import_time(3 if args.quick else 7)
+            rounds = 3 if args.quick else IMPORT_ROUNDS
+            _say(f"import time of regstore: best of {rounds} fresh interpreters")
+            with stages.stage("import regstore"):
+                imports = import_time(rounds)
     finally:
         emulators.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -267,12 +264,15 @@ def main(argv: list[str] | None = None) -> int:
             if result.role == "regstore" and result.error:
                 failed = True
     verdicts = check_targets(rows, memory, imports)
-    elapsed = time.monotonic() - started
+    elapsed = stages.elapsed()
     notes.append(f"run took {elapsed:.0f} s ({'quick' if args.quick else 'full'})")
     print_report(rows, verdicts, machine, notes)
+    print_stages(stages)
     extra = {
         "quick": args.quick,
         "elapsed_s": elapsed,
+        "stages": stages.to_json(),
+        "load_average_at_end": os.getloadavg(),
         "memory": memory,
         "import": imports,
         "notes": notes,
@@ -286,19 +286,41 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _clients(
-    driver: str, emulator: str, env: dict[str, str], workdir: Path
-) -> tuple[list[Client], Callable[[], None], dict[str, Any]]:
-    if driver == "filesystem":
-        from .local import filesystem_clients
-
-        return filesystem_clients(workdir / "fs"), lambda: None, {}
-    if driver == "inmemory":
-        from .local import inmemory_clients
-
-        return inmemory_clients(), lambda: None, {}
+def _backends(driver: str, args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``(label, emulator)`` of every backend a driver is measured on."""
     if driver == "s3":
-        from .s3 import S3Server, s3_clients
+        return [
+            (f"s3 ({'radosgw' if s == 'rgw' else s})", s)
+            for s in _s3_servers(args.s3_server, args.quick)
+        ]
+    return [(driver, name) for name in EMULATORS.get(driver, [""])]
+
+
+def _plan(driver: str, args: argparse.Namespace) -> Plan:
+    plan = plan_for(driver, args.quick)
+    if driver == "s3" and not args.quick:
+        plan = replace(plan, big_rounds=2)
+    if args.stream_mib:
+        plan = replace(plan, stream_size=args.stream_mib * MiB)
+    if args.many_small:
+        plan = replace(plan, many_small=args.many_small)
+    if args.scale_files:
+        n = args.scale_files
+        plan = replace(plan, walk_files=n, list_entries=n, delete_files=n)
+    return plan
+
+
+def _backend(driver: str, label: str, emulator: str, env: dict[str, str], workdir: Path) -> Backend:
+    if driver == "filesystem":
+        from .local import filesystem_backend
+
+        return filesystem_backend(workdir)
+    if driver == "inmemory":
+        from .local import inmemory_backend
+
+        return inmemory_backend()
+    if driver == "s3":
+        from .s3 import S3Server, s3_backend
 
         if emulator == "rgw":
             server = S3Server(
@@ -309,13 +331,13 @@ def _clients(
             )
         else:
             server = S3Server("moto", env["REGSTORE_TEST_MOTO_ENDPOINT"], "testing", "testing")
-        return s3_clients(server)
+        return s3_backend(label, server)
     if driver == "azure":
-        from .azure import azure_clients
+        from .azure import azure_backend
 
-        return azure_clients(
+        return azure_backend(
             env["REGSTORE_TEST_AZURITE_CONNECTION_STRING"], env["REGSTORE_TEST_AZURITE_ENDPOINT"]
         )
-    from .gcs import gcs_clients
+    from .gcs import gcs_backend
 
-    return gcs_clients(env["REGSTORE_TEST_FAKEGCS_ENDPOINT"])
+    return gcs_backend(env["REGSTORE_TEST_FAKEGCS_ENDPOINT"])

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Result", "Row", "Timed", "measure"]
+__all__ = ["SLOW_PEER", "Result", "Row", "Timed", "measure"]
 
 
 @dataclass
@@ -40,6 +40,8 @@ class Result:
     role: str
     times: list[float] = field(default_factory=list)
     error: str | None = None
+    #: Not repeated after its first run: more than ``SLOW_PEER`` times the baseline.
+    capped: bool = False
 
     @property
     def best(self) -> float | None:
@@ -84,34 +86,70 @@ class Row:
                 "times_s": r.times,
                 "ratio": self.ratio(r.label),
                 "error": r.error,
+                "capped": r.capped,
             }
             for r in self.results
         ]
         return data
 
 
-def measure(contenders: Sequence[Timed], rounds: int) -> list[Result]:
-    """Run every contender ``rounds`` times, interleaved; a failing contender is recorded."""
+#: A peer slower than this many times the baseline in its first run is not run again:
+#: best-of-N cannot move a ratio that far from 1 enough to matter, and the rounds cost minutes.
+SLOW_PEER = 10.0
+
+
+def measure(
+    contenders: Sequence[Timed],
+    rounds: int,
+    before_round: Callable[[list[int]], object] | None = None,
+) -> list[Result]:
+    """Run every contender ``rounds`` times, interleaved; a failing contender is recorded.
+
+    ``before_round`` (untimed) gets the indices of the contenders that run in the
+    coming round, e.g. to create each one a fresh tree to delete.
+    """
     results = [Result(c.label, c.role) for c in contenders]
     for round_no in range(rounds):
         shift = round_no % len(contenders)
         order = list(range(len(contenders)))[shift:] + list(range(len(contenders)))[:shift]
-        for index in order:
-            contender, result = contenders[index], results[index]
-            if result.error is not None:
-                continue
+        order = [i for i in order if results[i].error is None and not results[i].capped]
+        if not order:
+            break
+        if before_round is not None:
             try:
-                if contender.setup is not None:
-                    contender.setup()
-                gc.collect()
-                start = time.perf_counter()
-                contender.run()
-                result.times.append(time.perf_counter() - start)
-                if contender.cleanup is not None:
-                    contender.cleanup()
-                if contender.settle is not None:
-                    contender.settle()
-            except Exception as exc:  # a peer that breaks is reported, not fatal
-                name = "" if type(exc).__name__ == "NotMeasured" else f"{type(exc).__name__}: "
-                result.error = f"{name}{exc}"[:300]
+                before_round(order)
+            except Exception as exc:
+                for index in order:
+                    results[index].error = f"setup failed: {type(exc).__name__}: {exc}"[:300]
+                break
+        for index in order:
+            _run_once(contenders[index], results[index])
+        if round_no + 1 < rounds:
+            _cap_slow_peers(results)
     return results
+
+
+def _run_once(contender: Timed, result: Result) -> None:
+    try:
+        if contender.setup is not None:
+            contender.setup()
+        gc.collect()
+        start = time.perf_counter()
+        contender.run()
+        result.times.append(time.perf_counter() - start)
+        if contender.cleanup is not None:
+            contender.cleanup()
+        if contender.settle is not None:
+            contender.settle()
+    except Exception as exc:  # a peer that breaks is reported, not fatal
+        name = "" if type(exc).__name__ == "NotMeasured" else f"{type(exc).__name__}: "
+        result.error = f"{name}{exc}"[:300]
+
+
+def _cap_slow_peers(results: Sequence[Result]) -> None:
+    base = results[0].best
+    if base is None or base <= 0:
+        return
+    for result in results:
+        if result.role == "peer" and result.best is not None and result.best > SLOW_PEER * base:
+            result.capped = True
