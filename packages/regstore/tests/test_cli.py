@@ -302,7 +302,7 @@ def test_put_interrupted_then_resumed(fs: Store, tmp_path: Path) -> None:
     process = subprocess.Popen(
         [*command, "put", str(fifo), "/big"], stderr=subprocess.PIPE, text=True
     )
-    # The filesystem driver keeps a pending upload in <root>/~uploads/<path>/~data.
+    # The filesystem driver keeps the pending upload of /big in <root>/~uploads/big~~data.
     pending = Path(fs.parameters["rootdirectory"], "~uploads")
     with open(fifo, "wb") as pipe:
         pipe.write(data[: 1 << 20])

@@ -135,7 +135,7 @@ def test_read_only_filesystem_is_named_and_reads_still_work(
         assert message.startswith("filesystem: cannot ")
     assert "/new/file" in found['driver.put_content("/new/file", b"new")']
     assert driver.get_content("/repo/link") == b"committed"
-    assert files(root) == ["repo/link", "~uploads/repo/upload/~data", "~uploads/repo/upload/~size"]
+    assert files(root) == ["repo/link", "~uploads/repo~upload~~data", "~uploads/repo~upload~~size"]
 
 
 # -- permission denied --------------------------------------------------------------

@@ -1,11 +1,14 @@
-"""Pending uploads of the filesystem driver: kept under ``~uploads``, resumed by anyone.
+"""Pending uploads of the filesystem driver: kept in ``~uploads``, resumed by anyone.
 
 A registry's chunked upload may reach a different replica, or a restarted
 process, for every chunk; the pending file on disk is what carries it over.
+The upload of ``/a/b`` is ``~uploads/a~b~~data``: one flat folder, so a stream
+makes no folders of its own.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +18,8 @@ import pytest
 
 import regstore
 from regstore import DriverError, PathNotFoundError, StorageDriver
+from regstore.drivers._fsuploads import SEGMENT, UploadArea
+from regstore.drivers._fsutil import StorageRoot
 
 
 @pytest.fixture
@@ -28,7 +33,11 @@ def driver(root: Path) -> StorageDriver:
 
 
 def tree(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    """What is on disk below ``root``; the ``~uploads`` folder, which stays, only when not empty."""
+    found = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    if found.count("~uploads") and not any(p.startswith("~uploads/") for p in found):
+        found.remove("~uploads")
+    return found
 
 
 def run_python(code: str) -> str:
@@ -47,7 +56,7 @@ def run_python(code: str) -> str:
 def test_a_closed_upload_is_a_file_under_uploads(driver: StorageDriver, root: Path) -> None:
     with driver.writer("/repo/_uploads/u1/data") as upload:
         upload.write(b"first chunk")
-    assert (root / "~uploads/repo/_uploads/u1/data/~data").read_bytes() == b"first chunk"
+    assert (root / "~uploads/repo~_uploads~u1~data~~data").read_bytes() == b"first chunk"
     assert driver.list("/") == []
     assert list(driver.walk("/")) == []
     with pytest.raises(PathNotFoundError):
@@ -60,7 +69,7 @@ def test_close_persists_every_byte_written(driver: StorageDriver, root: Path) ->
     for piece in pieces:
         upload.write(piece)
     upload.close()
-    assert (root / "~uploads/u/~data").read_bytes() == b"".join(pieces)
+    assert (root / "~uploads/u~~data").read_bytes() == b"".join(pieces)
     assert upload.size == sum(map(len, pieces))
 
 
@@ -120,7 +129,7 @@ def test_a_crashed_writer_resumes_exactly_where_the_upload_was_last_closed(
         os._exit(0)
         """
     )
-    assert (root / "~uploads/up/~data").stat().st_size > 4 << 20
+    assert (root / "~uploads/up~~data").stat().st_size > 4 << 20
     with driver.writer("/up", append=True) as upload:
         assert upload.size == 11
         upload.write(b", resumed")
@@ -129,12 +138,15 @@ def test_a_crashed_writer_resumes_exactly_where_the_upload_was_last_closed(
     assert tree(root) == ["up"]
 
 
-def test_commit_removes_the_upload_folders(driver: StorageDriver, root: Path) -> None:
+def test_commit_leaves_the_file_and_an_empty_uploads_folder(
+    driver: StorageDriver, root: Path
+) -> None:
     driver.put_content("/other/file", b"1")
     with driver.writer("/a/b/c/upload") as upload:
         upload.write(b"data")
         upload.commit()
     assert tree(root) == ["a", "a/b", "a/b/c", "a/b/c/upload", "other", "other/file"]
+    assert list((root / "~uploads").iterdir()) == []
 
 
 def test_cancel_removes_the_upload_and_keeps_committed_content(
@@ -239,3 +251,85 @@ def test_delete_of_a_folder_discards_every_pending_upload_below(
     assert tree(root) == []
     with pytest.raises(PathNotFoundError):
         driver.delete("/repo/_uploads")
+
+
+def test_the_upload_of_a_path_is_one_flat_name(driver: StorageDriver, root: Path) -> None:
+    for path in ("/a/b", "/a-b", "/ab", "/a/b/c"):
+        with driver.writer(path) as upload:
+            upload.write(path.encode())
+    names = sorted(p.name for p in (root / "~uploads").iterdir())
+    expected = [
+        f"{key}~~{kind}" for key in ("a-b", "a~b", "a~b~c", "ab") for kind in ("data", "size")
+    ]
+    assert names == sorted(expected)
+    driver.delete("/a/b")
+    assert sorted(p.name for p in (root / "~uploads").iterdir()) == [
+        "a-b~~data", "a-b~~size", "ab~~data", "ab~~size"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("length", [SEGMENT - 2, SEGMENT - 1, SEGMENT, SEGMENT + 1, 250])
+def test_uploads_of_paths_too_long_for_one_name_are_kept_resumed_and_deleted(
+    driver: StorageDriver, root: Path, length: int
+) -> None:
+    folder = "/" + "d" * length
+    below = [folder, f"{folder}/x", f"{folder}/x/{'y' * 200}", f"{folder}/{'z' * 250}/{'w' * 250}"]
+    sibling = f"{folder}-b/x"
+    for path in (*below, sibling):
+        with driver.writer(path) as upload:
+            upload.write(path.encode())
+    for path in below:
+        with driver.writer(path, append=True) as upload:
+            assert upload.size == len(path)
+    assert driver.list("/") == []
+
+    driver.delete(folder)
+    for path in below:
+        with driver.writer(path, append=True) as upload:
+            assert upload.size == 0
+            upload.cancel()
+    with pytest.raises(PathNotFoundError):
+        driver.delete(folder)
+    with driver.writer(sibling, append=True) as upload:
+        assert upload.size == len(sibling)
+        upload.commit()
+    assert driver.get_content(sibling) == sibling.encode()
+    driver.delete(sibling)
+    assert tree(root) == []
+
+
+SHORT_PIECES = [
+    "/a", "/a/b", "/ab/c", "/abc/d", "/abcd", "/abcd/e", "/abcde", "/abcd-x/f",
+    "/abcdefgh", "/abcdefgh/i", "/abcdefghi/j", "/abcdefgh-/k",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("folder", "along"),
+    [
+        ("/a", ["/a/b"]),
+        ("/ab", ["/ab/c"]),
+        ("/abc", ["/abc/d"]),
+        ("/abcd", ["/abcd/e"]),
+        ("/abcdefgh", ["/abcdefgh/i"]),
+        ("/abcdefghi", ["/abcdefghi/j"]),
+    ],
+)
+def test_delete_finds_uploads_wherever_a_long_key_is_cut(
+    root: Path, folder: str, along: list[str]
+) -> None:
+    """With 4-character pieces, keys are cut at every position: each upload is still found."""
+    area = UploadArea(StorageRoot(str(root)), segment=4)
+    for path in SHORT_PIECES:
+        files = area.files(path)
+        os.makedirs(files.folder, exist_ok=True)
+        Path(files.data).write_bytes(path.encode())
+        Path(files.size).write_bytes(b"0")
+    assert area.discard(folder)
+    assert not area.discard(folder)
+    data = [Path(area.files(path).data) for path in SHORT_PIECES]
+    left = sorted(file.read_bytes().decode() for file in data if file.exists())
+    assert left == sorted(set(SHORT_PIECES) - {folder, *along})
+    for path in SHORT_PIECES:
+        area.discard(path)
+    assert list((root / "~uploads").iterdir()) == []

@@ -23,6 +23,8 @@ from ..errors import DriverError
 __all__ = [
     "ATTEMPTS",
     "HIDDEN",
+    "NAME_MAX",
+    "UPLOADS",
     "StorageRoot",
     "create_in",
     "fsync_dir",
@@ -40,8 +42,11 @@ T = TypeVar("T")
 #: The marker of every name the driver keeps for itself.
 HIDDEN = "~"
 UPLOADS = "~uploads"
+#: The longest file name the common filesystems take (ext4, XFS, Btrfs, tmpfs, APFS, NTFS).
+NAME_MAX = 255
 #: Tries of an operation whose directory a concurrent delete keeps removing.
 ATTEMPTS = 100
+_TEMP = "~tmp."
 _DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 _NO_SUCH_DIRECTORY = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 _O_PATH = getattr(os, "O_PATH", 0)
@@ -54,9 +59,9 @@ def is_hidden(name: str) -> bool:
     return HIDDEN in name
 
 
-def temp_name(directory: str, kind: str = "tmp") -> str:
-    """A fresh hidden file name in ``directory``, short whatever the target's name."""
-    return os.path.join(directory, f"{HIDDEN}{kind}.{secrets.token_hex(8)}")
+def temp_name(directory: str, stem: str = "") -> str:
+    """A fresh hidden temp file name in ``directory``: ``stem``, ``~tmp.``, 16 hex digits."""
+    return f"{directory}/{stem}{_TEMP}{secrets.token_hex(8)}"
 
 
 def mod_time(st: os.stat_result) -> datetime:
@@ -82,11 +87,6 @@ class StorageRoot:
         self.check(path, path)
         return self.base + path
 
-    def upload_dir(self, path: str) -> str:
-        """The directory holding the pending upload of ``path`` (under ``~uploads``)."""
-        self.check(path, f"/{UPLOADS}{path}")
-        return self.uploads + path
-
     def contains(self, local: str) -> bool:
         """True when ``local`` resolves (through any symlinks) to the root or below it."""
         return self._inside(os.path.realpath(local))
@@ -105,6 +105,10 @@ class StorageRoot:
             real = _resolve(self.base + below, self.base)
             if real == "" or (real is not None and self._inside(real)):
                 return
+        self.check_each(path, below)
+
+    def check_each(self, path: str, below: str) -> None:
+        """``check`` by one ``lstat`` per component: cheapest for the driver's own short chains."""
         current = self.base
         for part in below[1:].split("/"):
             current = f"{current}/{part}"

@@ -1,13 +1,17 @@
-"""The filesystem driver's writer: a pending file under ``~uploads``, renamed into place on commit.
+"""The filesystem driver's writer: a pending file in ``~uploads``, renamed into place on commit.
 
-The pending upload of path ``P`` is the file ``<root>/~uploads/P/~data``, and
-``~size`` beside it records its size at the last ``close``. Because these are
-ordinary files outside the path namespace, the upload survives the process and
-any driver instance over the same root resumes it, exactly where it was closed.
+The pending upload of path ``P`` is one file in ``<root>/~uploads`` (see
+``_fsuploads``), and a second one beside it records its size at the last
+``close``. Because these are ordinary files outside the path namespace, the
+upload survives the process and any driver instance over the same root resumes
+it, exactly where it was closed. A stream that is committed without a
+``close`` costs what a durable ``put_content`` does: create, write, fsync,
+rename, fsync of the target's folder.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from contextlib import suppress
@@ -15,14 +19,14 @@ from contextlib import suppress
 from ..driver import FileWriter
 from ..errors import DriverError
 from ._fserrors import os_error
+from ._fsuploads import UploadArea, UploadFiles
 from ._fsutil import (
-    HIDDEN,
+    NAME_MAX,
     StorageRoot,
     create_in,
     fsync_dir,
     remove_empty_dirs,
     replace_into,
-    temp_name,
     write_all,
 )
 
@@ -30,47 +34,48 @@ __all__ = ["BUFFER_SIZE", "FilesystemWriter", "open_writer"]
 
 #: Small writes are gathered up to this many bytes before they reach the file.
 BUFFER_SIZE = 1 << 20
-_DATA = f"{HIDDEN}data"
-#: The upload's size at its last ``close``, beside the pending file.
-_SIZE = f"{HIDDEN}size"
 # The files of an upload are never symlinks: one planted there must not redirect it.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _OPEN = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0) | _NOFOLLOW
 
 
-def open_writer(root: StorageRoot, path: str, append: bool, driver_name: str) -> FilesystemWriter:
+def open_writer(
+    root: StorageRoot, uploads: UploadArea, path: str, append: bool, driver_name: str
+) -> FilesystemWriter:
     """Start (``append=False``) or resume (``append=True``) the pending upload of ``path``."""
-    target = root.local(path)
-    directory = root.upload_dir(path)
-    pending = os.path.join(directory, _DATA)
+    target = root.local(path)  # a path through a link out of the root is refused up front
+    files = uploads.files(path)
     try:
-        fd = _resume(directory, pending) if append else None
+        if max(map(len, path.split("/"))) > NAME_MAX:
+            # Refused now rather than at the commit, after the whole stream was written.
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), target)
+        fd = _resume(files) if append else None
         if fd is None:
-            _forget_size(directory)  # a new upload: a size left by an earlier one does not apply
+            _forget_size(files)  # a new upload: a size left by an earlier one does not apply
             if append:
-                fd = _start_from_committed(target, directory, pending)
+                fd = _start_from_committed(target, files)
             else:
                 flags = _OPEN | os.O_CREAT | os.O_TRUNC
-                fd = create_in(directory, lambda: os.open(pending, flags, 0o666))
-        size = os.fstat(fd).st_size
+                fd = create_in(files.folder, lambda: os.open(files.data, flags, 0o666))
+        size = os.fstat(fd).st_size if append else 0
     except OSError as exc:
-        remove_empty_dirs(directory, root.path)
+        remove_empty_dirs(files.folder, uploads.directory)
         raise os_error(exc, "open a writer for", path, root.path, writing=True) from exc
-    return FilesystemWriter(root, path, directory, fd, size, driver_name)
+    return FilesystemWriter(root, uploads, path, files, fd, size, driver_name)
 
 
-def _resume(directory: str, pending: str) -> int | None:
+def _resume(files: UploadFiles) -> int | None:
     """The pending file, cut back to the size its last ``close`` recorded; None if there is none.
 
     Bytes written after the last ``close`` (by a process that then crashed)
     are dropped, so an upload always resumes exactly where it was closed.
     """
     try:
-        fd = os.open(pending, _OPEN)
+        fd = os.open(files.data, _OPEN)
     except (FileNotFoundError, NotADirectoryError):
         return None
     try:
-        closed = _closed_size(directory)
+        closed = _closed_size(files)
         if closed is not None and closed < os.fstat(fd).st_size:
             os.ftruncate(fd, closed)
     except BaseException:
@@ -79,10 +84,10 @@ def _resume(directory: str, pending: str) -> int | None:
     return fd
 
 
-def _closed_size(directory: str) -> int | None:
+def _closed_size(files: UploadFiles) -> int | None:
     """The size the last ``close`` recorded (None: none, or unreadable after a power loss)."""
     try:
-        fd = os.open(os.path.join(directory, _SIZE), os.O_RDONLY | _NOFOLLOW)
+        fd = os.open(files.size, os.O_RDONLY | _NOFOLLOW)
     except FileNotFoundError:
         return None
     try:
@@ -96,43 +101,44 @@ def _closed_size(directory: str) -> int | None:
     return size if size >= 0 else None
 
 
-def _record_size(directory: str, size: int) -> None:
+def _record_size(files: UploadFiles, size: int) -> None:
     """Record the size at ``close`` beside the pending file (temp file, then rename).
 
-    The caller fsyncs the directory. The small file itself is not fsynced: if
+    The caller fsyncs the folder. The small file itself is not fsynced: if
     its content is lost, it reads as no record and the file's own size counts.
     """
-    temp = temp_name(directory, "size")
+    temp = files.temp()
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
         try:
             write_all(fd, str(size).encode())
         finally:
             os.close(fd)
-        os.replace(temp, os.path.join(directory, _SIZE))
+        os.replace(temp, files.size)
     except BaseException:
         with suppress(OSError):
             os.unlink(temp)
         raise
 
 
-def _forget_size(directory: str) -> None:
+def _forget_size(files: UploadFiles) -> None:
     with suppress(FileNotFoundError, NotADirectoryError):
-        os.unlink(os.path.join(directory, _SIZE))
+        os.unlink(files.size)
 
 
-def _start_from_committed(target: str, directory: str, pending: str) -> int:
+def _start_from_committed(target: str, files: UploadFiles) -> int:
     """A pending file holding a copy of the committed content, or empty when there is none."""
+    pending, folder = files.data, files.folder
     try:
         source = open(target, "rb")  # noqa: SIM115 - closed below, after the copy
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return create_in(directory, lambda: os.open(pending, _OPEN | os.O_CREAT, 0o666))
+        return create_in(folder, lambda: os.open(pending, _OPEN | os.O_CREAT, 0o666))
     with source:
         if os.fstat(source.fileno()).st_size == 0:
-            return create_in(directory, lambda: os.open(pending, _OPEN | os.O_CREAT, 0o666))
+            return create_in(folder, lambda: os.open(pending, _OPEN | os.O_CREAT, 0o666))
         # Copy beside the pending name and rename, so a crash never leaves a torn copy to resume.
-        copy = temp_name(directory, "copy")
-        fd = create_in(directory, lambda: os.open(copy, _OPEN | os.O_CREAT | os.O_EXCL, 0o666))
+        copy = files.temp()
+        fd = create_in(folder, lambda: os.open(copy, _OPEN | os.O_CREAT | os.O_EXCL, 0o666))
         try:
             with open(fd, "ab", closefd=False) as out:
                 shutil.copyfileobj(source, out, BUFFER_SIZE)
@@ -150,12 +156,19 @@ class FilesystemWriter(FileWriter):
     """Writes go to the pending file through a buffer; ``close`` fsyncs; ``commit`` renames."""
 
     def __init__(
-        self, root: StorageRoot, path: str, directory: str, fd: int, size: int, driver_name: str
+        self,
+        root: StorageRoot,
+        uploads: UploadArea,
+        path: str,
+        files: UploadFiles,
+        fd: int,
+        size: int,
+        driver_name: str,
     ) -> None:
         super().__init__(path, size=size, driver_name=driver_name)
         self._root = root
-        self._directory = directory
-        self._pending = os.path.join(directory, _DATA)
+        self._uploads = uploads
+        self._files = files
         self._fd: int | None = fd
         self._buffer = bytearray()
         #: Bytes known to be in the pending file (everything but the buffer).
@@ -197,14 +210,19 @@ class FilesystemWriter(FileWriter):
         self._stored += len(self._buffer) + (data.nbytes if data is not None else 0)
         self._buffer.clear()
 
-    def _sync(self, action: str) -> None:
-        """Drain, fsync and close the pending file; it is closed whatever happens."""
+    def _sync(self, action: str, *, linked: bool = False) -> bool:
+        """Drain, fsync and close the pending file (closed whatever happens).
+
+        With ``linked``, False when a concurrent ``delete`` (or another
+        writer's commit) has taken the file away meanwhile; otherwise True.
+        """
         fd = self._fd
         if fd is None:
-            return
+            return False
         try:
             self._drain(fd)
             os.fsync(fd)
+            return not linked or os.fstat(fd).st_nlink > 0
         except OSError as exc:
             raise self._error(exc, action) from exc
         finally:
@@ -212,12 +230,11 @@ class FilesystemWriter(FileWriter):
             os.close(fd)
 
     def _close(self) -> None:
-        if self._fd is None:
-            return
-        self._sync("close the upload of")
+        if not self._sync("close the upload of", linked=True):
+            return  # nothing left to keep: recording a size would leave a stray file
         try:
-            _record_size(self._directory, self._stored)
-            fsync_dir(self._directory)
+            _record_size(self._files, self._stored)
+            fsync_dir(self._files.folder)
         except FileNotFoundError:
             pass  # the upload was deleted meanwhile: nothing is left to keep
         except OSError as exc:
@@ -229,7 +246,7 @@ class FilesystemWriter(FileWriter):
         target = self._root.local(self.path)
         directory = os.path.dirname(target)
         try:
-            replace_into(self._pending, target, directory)
+            replace_into(self._files.data, target, directory)
             fsync_dir(directory)
         except FileNotFoundError as exc:
             raise DriverError(
@@ -239,8 +256,8 @@ class FilesystemWriter(FileWriter):
         except OSError as exc:
             remove_empty_dirs(directory, self._root.path)
             raise self._error(exc, "commit") from exc
-        _forget_size(self._directory)
-        remove_empty_dirs(self._directory, self._root.path)
+        _forget_size(self._files)
+        remove_empty_dirs(self._files.folder, self._uploads.directory)
 
     def _cancel(self) -> None:
         if self._fd is not None:
@@ -248,10 +265,9 @@ class FilesystemWriter(FileWriter):
             self._fd = None
         self._buffer.clear()
         try:
-            os.unlink(self._pending)
-            _forget_size(self._directory)
-        except FileNotFoundError:
-            pass
+            with suppress(FileNotFoundError):
+                os.unlink(self._files.data)
+            _forget_size(self._files)
         except OSError as exc:
             raise self._error(exc, "cancel the upload of") from exc
-        remove_empty_dirs(self._directory, self._root.path)
+        remove_empty_dirs(self._files.folder, self._uploads.directory)

@@ -11,10 +11,12 @@ What this driver does where the contract leaves a choice:
 - ``put_content`` writes a hidden temp file beside the target, fsyncs and
   closes it, renames it over the target and fsyncs the directory: a reader or
   a crash sees the old content or the new, never a torn file.
-- The pending upload of ``P`` is the file ``<root>/~uploads/P/~data``; any
-  instance or process over the same root resumes it, exactly where it was
-  last closed. ``append=True`` with no pending upload on committed non-empty
-  content resumes from a copy of it.
+- The pending upload of ``P`` is a file in ``<root>/~uploads`` named after
+  ``P`` (``/a/b`` is ``~uploads/a~b~~data``); any instance or process over the
+  same root resumes it, exactly where it was last closed. ``~uploads`` stays
+  once made. ``append=True`` with no pending upload on committed non-empty
+  content resumes from a copy of it. Uploads left in the layout of earlier
+  development versions (``~uploads/P/~data``) are not resumed.
 - A crash can leave hidden ``~tmp.*`` files beside a stored file; they never
   show, and ``delete`` of the folder removes them.
 - A missing root is an empty store: ``list("/")`` is ``[]``, ``walk("/")``
@@ -46,6 +48,7 @@ from ..params import Parameters
 from ..paths import ROOT
 from ..walking import EPOCH, walk_tree
 from ._fserrors import os_error
+from ._fsuploads import UploadArea
 from ._fsutil import (
     ATTEMPTS,
     HIDDEN,
@@ -85,6 +88,7 @@ class FilesystemDriver(StorageDriver):
         if "\x00" in directory:
             params.fail("rootdirectory", "a directory name cannot contain a NUL character")
         self._root = StorageRoot(directory)
+        self._uploads = UploadArea(self._root)
         self.concurrency_limit = params.integer(
             "maxthreads", DEFAULT_MAXTHREADS, minimum=MIN_MAXTHREADS, clamp_minimum=True
         )
@@ -92,7 +96,6 @@ class FilesystemDriver(StorageDriver):
     @property
     def name(self) -> str:
         return "filesystem"
-
 
     @property
     def rootdirectory(self) -> str:
@@ -232,7 +235,7 @@ class FilesystemDriver(StorageDriver):
             data.release()
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
-        return open_writer(self._root, path, append, self.name)
+        return open_writer(self._root, self._uploads, path, append, self.name)
 
     def move(self, source: str, dest: str) -> None:
         origin = self._root.local(source)
@@ -264,16 +267,14 @@ class FilesystemDriver(StorageDriver):
 
     def delete(self, path: str) -> None:
         local = self._root.local(path)
-        uploads = self._root.upload_dir(path)
         found = False
         try:
             found = _remove(local)
-            if _remove(uploads):
+            if self._uploads.discard(path):
                 found = True
         except OSError as exc:
             raise self._error(exc, "delete", path, writing=True) from exc
         remove_empty_dirs(os.path.dirname(local), self._root.path)
-        remove_empty_dirs(os.path.dirname(uploads), self._root.path)
         if not found:
             raise PathNotFoundError(path)
 
