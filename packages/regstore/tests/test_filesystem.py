@@ -221,6 +221,89 @@ def test_own_names_never_show_in_listings(driver: StorageDriver, root: Path) -> 
     assert tree(root) == []
 
 
+# -- walk -------------------------------------------------------------------------
+
+
+class _Entry:
+    """An ``os.DirEntry`` stand-in that counts ``stat`` calls."""
+
+    def __init__(self, entry: os.DirEntry[str], stats: list[str]) -> None:
+        self._entry = entry
+        self._stats = stats
+        self.name = entry.name
+        self.path = entry.path
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return self._entry.is_dir(follow_symlinks=follow_symlinks)
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        return self._entry.is_file(follow_symlinks=follow_symlinks)
+
+    def is_symlink(self) -> bool:
+        return self._entry.is_symlink()
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        self._stats.append(self.path)
+        return self._entry.stat(follow_symlinks=follow_symlinks)
+
+
+class _Scan:
+    def __init__(self, path: str, stats: list[str]) -> None:
+        self._scan = _real_scandir(path)
+        self._stats = stats
+
+    def __enter__(self) -> _Scan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._scan.close()
+
+    def __iter__(self) -> _Scan:
+        return self
+
+    def __next__(self) -> _Entry:
+        return _Entry(next(self._scan), self._stats)
+
+
+_real_scandir = os.scandir
+
+
+def test_walk_stats_each_file_once_and_no_directory(
+    driver: StorageDriver, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = ["/a/b/c", "/a/b/d", "/a-1/x", "/a.b", "/z/y/x/w"]
+    for number, path in enumerate(files):
+        driver.put_content(path, b"x" * number)
+    stats: list[str] = []
+    other: list[str] = []
+    monkeypatch.setattr(os, "scandir", lambda path: _Scan(path, stats))
+    for name in ("stat", "lstat"):
+        real = getattr(os, name)
+        monkeypatch.setattr(
+            os, name, lambda p, *a, _real=real, **k: (other.append(str(p)), _real(p, *a, **k))[1]
+        )
+
+    walked = {i.path: i.size for i in driver.walk("/") if not i.is_dir}
+
+    assert walked == {path: number for number, path in enumerate(files)}
+    assert sorted(stats) == sorted(str(root) + path for path in files)
+    assert other == []
+
+
+def test_walk_of_a_directory_deleted_meanwhile_skips_it(driver: StorageDriver) -> None:
+    driver.put_content("/a/x/1", b"1")
+    driver.put_content("/b/2", b"2")
+    seen = []
+    for info in driver.walk("/"):
+        seen.append(info.path)
+        if info.path == "/a":
+            driver.delete("/a/x")
+    assert seen == ["/a", "/b", "/b/2"]
+
+
+# -- delete and move --------------------------------------------------------------
+
+
 def test_delete_removes_directories_it_leaves_empty(driver: StorageDriver, root: Path) -> None:
     driver.put_content("/a/b/c/d", b"1")
     driver.put_content("/a/x", b"2")
