@@ -13,7 +13,9 @@ long as that step took in whole runs measured first):
   whole version.
 
 After every round nothing but the path is visible; at the end a ``delete``
-leaves no pending upload or temp file behind.
+leaves no pending upload or temp file behind. On the filesystem, the temp
+files killed ``put_content`` calls leave go with a listing of their folder
+once they are stale.
 
 Environment (defaults sized for CI):
 
@@ -29,6 +31,7 @@ import contextlib
 import itertools
 import os
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ from faults.crashing import Crasher, Outcome
 from faults.targets import FILESYSTEM, Target, filesystem_target, open_target
 
 import regstore
+from regstore.drivers._fsutil import STALE_AFTER
 
 FS_ROUNDS = int(os.environ.get("REGSTORE_CRASH_ROUNDS", "100"))
 CLOUD_ROUNDS = int(os.environ.get("REGSTORE_CRASH_ROUNDS_CLOUD", "20"))
@@ -285,3 +289,42 @@ def test_filesystem_target_sees_its_own_temp_files(tmp_path: Path) -> None:
         assert all(name.startswith("~uploads/a~b~~") for name in left), left
         driver.delete("/a")
         assert target.leftovers() == []
+
+
+def test_filesystem_sweeps_temp_files_of_killed_put_content(
+    request: pytest.FixtureRequest, tmp_path: Path, crasher: Crasher, seed: int
+) -> None:
+    """What killed ``put_content`` calls leave goes with the first listing once it is stale.
+
+    A fresh temp file may be a live writer's in another process, so it stays.
+    """
+    rng = random.Random(seed)
+    root = tmp_path / "root"
+    target = filesystem_target(root)
+    path = "/swept/link"
+    versions = [(rng.randrange(1 << 30), 3 << 20), (rng.randrange(1 << 30), 1 << 20)]
+    contents = [crash_worker.content(s, n) for s, n in versions]
+    task: dict[str, Any] = {"scenario": "put", "path": path, "versions": versions, "seconds": 5.0}
+    kills = 0
+    with target.create() as driver:
+        driver.put_content(path, contents[0])
+        try:
+            while not target.leftovers():
+                assert kills < 50, "no kill of fifty left a temp file behind"
+                crasher.run(target.spec(), task, rng.uniform(0, 0.2))
+                kills += 1
+            left = target.leftovers()
+            assert all(name.startswith("swept/~tmp.") for name in left), left
+            assert driver.list("/swept") == [path]
+            assert target.leftovers() == left, "a fresh temp file was swept"
+            stale = time.time() - 2 * STALE_AFTER
+            for name in left:
+                os.utime(root / name, (stale, stale))
+            assert driver.list("/swept") == [path]
+            assert target.leftovers() == []
+            assert driver.get_content(path) in contents
+            _finish(target, driver, "/swept")
+        except AssertionError as failure:
+            raise AssertionError(f"{failure} (REGSTORE_CRASH_SEED={seed})") from None
+        finally:
+            figures.record(request, "crash-sweep", target=target.label, kills=kills)

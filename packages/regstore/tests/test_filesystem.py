@@ -8,6 +8,7 @@ files written by another tool (a registry) beside ours.
 from __future__ import annotations
 
 import os
+import time
 from datetime import timezone
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 import regstore
 from regstore import DriverError, InvalidParameterError, PathNotFoundError, StorageDriver
+from regstore.drivers._fsutil import STALE_AFTER
 from regstore.drivers.filesystem import FilesystemDriver
 
 
@@ -219,6 +221,57 @@ def test_own_names_never_show_in_listings(driver: StorageDriver, root: Path) -> 
         driver.stat("/repo/upload")
     driver.delete("/repo")
     assert tree(root) == []
+
+
+def age(path: Path, seconds: float) -> None:
+    """Make ``path`` look untouched for ``seconds``."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_list_and_walk_sweep_stale_temp_files_from_the_folders_they_read(
+    driver: StorageDriver, root: Path
+) -> None:
+    driver.put_content("/repo/sub/file", b"1")
+    driver.put_content("/top", b"1")
+    stale = [root / "~tmp.00000000000000aa", root / "repo/~tmp.00000000000000bb"]
+    stale.append(root / "repo/sub/~tmp.00000000000000cc")
+    fresh = root / "repo/~tmp.00000000000000dd"  # a live put_content's, maybe
+    other = root / "repo/~tmp.not-ours"  # hidden, but no name the driver makes
+    for file in (*stale, fresh, other):
+        file.write_bytes(b"torn")
+    for file in (*stale, other):
+        age(file, 2 * STALE_AFTER)
+
+    assert driver.list("/") == ["/repo", "/top"]
+    assert [file.exists() for file in stale] == [False, True, True]  # the listed folder only
+    assert [i.path for i in driver.walk("/repo")] == ["/repo/sub", "/repo/sub/file"]
+    assert [file.exists() for file in stale] == [False, False, False]
+    assert fresh.exists()
+    assert other.exists()
+    assert driver.get_content("/repo/sub/file") == b"1"
+
+
+def test_delete_sweeps_stale_temp_files_of_other_uploads_but_never_an_upload(
+    driver: StorageDriver, root: Path
+) -> None:
+    with driver.writer("/keep/upload") as upload:
+        upload.write(b"pending")
+    with driver.writer("/gone") as upload:
+        upload.write(b"x")
+    uploads = root / "~uploads"
+    stale, fresh = (
+        uploads / "keep~upload~~tmp.00000000000000aa",
+        uploads / "gone~~tmp.0000000000000bb0",
+    )
+    for file in (stale, fresh):
+        file.write_bytes(b"torn")
+    for name in ("keep~upload~~tmp.00000000000000aa", "keep~upload~~data", "keep~upload~~size"):
+        age(uploads / name, 2 * STALE_AFTER)
+    driver.delete("/gone")  # its own temp file goes with it, fresh or not
+    assert sorted(p.name for p in uploads.iterdir()) == ["keep~upload~~data", "keep~upload~~size"]
+    with driver.writer("/keep/upload", append=True) as upload:
+        assert upload.size == 7
 
 
 # -- walk -------------------------------------------------------------------------

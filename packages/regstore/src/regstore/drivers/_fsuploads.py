@@ -16,6 +16,7 @@ into folders of ``SEGMENT`` characters, the last piece naming the files.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 from ._fsutil import (
@@ -24,6 +25,7 @@ from ._fsutil import (
     StorageRoot,
     remove_empty_dirs,
     remove_tree,
+    sweep_if_stale,
     temp_name,
 )
 
@@ -72,7 +74,10 @@ class UploadArea:
         return UploadFiles("/".join((self.directory, *pieces)), stem)
 
     def discard(self, path: str) -> bool:
-        """Remove every pending upload at or below ``path``; False when there was none."""
+        """Remove every pending upload at or below ``path``; False when there was none.
+
+        Temp files left in the scanned folders by killed writers go too once stale.
+        """
         rest = _key(path) + HIDDEN
         folder, pieces = self.directory, list[str]()
         found = False
@@ -94,9 +99,11 @@ class UploadArea:
         except (FileNotFoundError, NotADirectoryError):
             return False
         found = False
+        now = time.time()
         with entries:
             for entry in entries:
                 if not entry.name.startswith(prefix):
+                    sweep_if_stale(entry, now)
                     continue
                 found = True
                 try:

@@ -2,13 +2,15 @@
 
 Every name the driver keeps for itself contains ``~`` (temp files, the
 ``~uploads`` folder), which no valid path component can, so such names never
-collide with stored paths and are filtered out of listings.
+collide with stored paths and are filtered out of listings. Temp files a
+killed process left behind are swept once they are ``STALE_AFTER`` old.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -24,6 +26,7 @@ __all__ = [
     "ATTEMPTS",
     "HIDDEN",
     "NAME_MAX",
+    "STALE_AFTER",
     "UPLOADS",
     "StorageRoot",
     "create_in",
@@ -33,6 +36,7 @@ __all__ = [
     "remove_empty_dirs",
     "remove_tree",
     "replace_into",
+    "sweep_if_stale",
     "temp_name",
     "write_all",
 ]
@@ -46,7 +50,12 @@ UPLOADS = "~uploads"
 NAME_MAX = 255
 #: Tries of an operation whose directory a concurrent delete keeps removing.
 ATTEMPTS = 100
+#: Seconds after its last change when a temp file counts as left by a killed process. A
+#: live writer changes its temp file within seconds, and one that loses it retries anyway.
+STALE_AFTER = 3600.0
 _TEMP = "~tmp."
+#: A temp file name: beside a stored file ``~tmp.<hex>``, in ``~uploads`` ``<key>~~tmp.<hex>``.
+_TEMP_NAME = re.compile(r"~tmp\.[0-9a-f]{16}\Z")
 _DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 _NO_SUCH_DIRECTORY = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 _O_PATH = getattr(os, "O_PATH", 0)
@@ -62,6 +71,24 @@ def is_hidden(name: str) -> bool:
 def temp_name(directory: str, stem: str = "") -> str:
     """A fresh hidden temp file name in ``directory``: ``stem``, ``~tmp.``, 16 hex digits."""
     return f"{directory}/{stem}{_TEMP}{secrets.token_hex(8)}"
+
+
+def sweep_if_stale(entry: os.DirEntry[str], now: float) -> None:
+    """Remove ``entry`` if it is a temp file untouched for ``STALE_AFTER`` seconds.
+
+    Only a killed process leaves one that old; a concurrent ``put_content``
+    whose temp file vanishes writes it again. Failures (a read-only root, a
+    concurrent sweep) leave it for a later sweep.
+    """
+    if _TEMP_NAME.search(entry.name) is None:
+        return
+    try:
+        if not entry.is_file(follow_symlinks=False):
+            return
+        if now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+            os.unlink(entry.path)
+    except OSError:
+        pass
 
 
 def mod_time(st: os.stat_result) -> datetime:

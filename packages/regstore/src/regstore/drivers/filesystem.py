@@ -17,8 +17,10 @@ What this driver does where the contract leaves a choice:
   once made. ``append=True`` with no pending upload on committed non-empty
   content resumes from a copy of it. Uploads left in the layout of earlier
   development versions (``~uploads/P/~data``) are not resumed.
-- A crash can leave hidden ``~tmp.*`` files beside a stored file; they never
-  show, and ``delete`` of the folder removes them.
+- A killed process can leave hidden ``~tmp.*`` files beside a stored file; they
+  never show, ``list`` and ``walk`` remove those an hour old from the folders
+  they read (``delete`` likewise in ``~uploads``), and ``delete`` of the
+  folder removes them all.
 - A missing root is an empty store: ``list("/")`` is ``[]``, ``walk("/")``
   yields nothing and ``stat("/")`` is a directory.
 - A directory holding no files (left by another tool) is still a directory.
@@ -37,6 +39,7 @@ import errno
 import io
 import os
 import stat as stat_module
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from datetime import datetime, timezone
@@ -60,6 +63,7 @@ from ._fsutil import (
     remove_empty_dirs,
     remove_tree,
     replace_into,
+    sweep_if_stale,
     temp_name,
     write_all,
 )
@@ -155,14 +159,15 @@ class FilesystemDriver(StorageDriver):
 
     def list(self, path: str) -> builtins.list[str]:
         local = self._root.local(path)
+        names: builtins.list[str] = []
+        now = time.time()
         try:
             with os.scandir(local) as entries:
-                names = [
-                    entry.name
-                    for entry in entries
-                    if not is_hidden(entry.name)
-                    and (not entry.is_symlink() or _link_usable(self._root, entry))
-                ]
+                for entry in entries:
+                    if is_hidden(entry.name):
+                        sweep_if_stale(entry, now)
+                    elif not entry.is_symlink() or _link_usable(self._root, entry):
+                        names.append(entry.name)
         except OSError as exc:
             if exc.errno not in _ABSENT:
                 raise self._error(exc, "list", path) from exc
@@ -287,10 +292,12 @@ def _scan(local: str, base: str, root: StorageRoot, linked: set[str]) -> list[Fi
     """
     found: list[FileInfo] = []
     utc = timezone.utc
+    now = time.time()
     with os.scandir(local) as entries:
         for entry in entries:
             name = entry.name
             if HIDDEN in name:
+                sweep_if_stale(entry, now)
                 continue
             child = f"{base}/{name}"
             if entry.is_dir(follow_symlinks=False):
