@@ -19,6 +19,7 @@ __all__ = [
     "KNOWN_KEYS",
     "AzureConfig",
     "ClientSecret",
+    "DEFAULT_UPLOAD_CONCURRENCY",
     "DefaultCredentials",
     "GivenCredential",
     "SasToken",
@@ -40,6 +41,7 @@ KNOWN_KEYS = (
     "retry_delay",
     "skipverify",
     "connectionstring",
+    "uploadconcurrency",
 )
 CREDENTIAL_KEYS = ("type", "tenantid", "clientid", "secret")
 CREDENTIAL_TYPES = ("shared_key", "client_secret", "default_credentials")
@@ -47,6 +49,9 @@ CREDENTIAL_TYPES = ("shared_key", "client_secret", "default_credentials")
 DEFAULT_REALM = "core.windows.net"
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_DELAY = 0.1  # seconds: Go's "100ms"
+#: Blocks one writer stages at once, and server-side copies its commit runs at once.
+DEFAULT_UPLOAD_CONCURRENCY = 4
+MAX_UPLOAD_CONCURRENCY = 64
 
 # Azure's container naming rules, plus the special root container.
 _CONTAINER = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]|\$root")
@@ -112,6 +117,7 @@ class AzureConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_delay: float = DEFAULT_RETRY_DELAY
     skip_verify: bool = False
+    upload_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY
 
     @classmethod
     def from_parameters(
@@ -176,6 +182,12 @@ class AzureConfig:
             max_retries=max_retries or DEFAULT_MAX_RETRIES,
             retry_delay=_retry_delay(params),
             skip_verify=params.boolean("skipverify", False),
+            upload_concurrency=params.integer(
+                "uploadconcurrency",
+                DEFAULT_UPLOAD_CONCURRENCY,
+                minimum=1,
+                maximum=MAX_UPLOAD_CONCURRENCY,
+            ),
         )
 
 
