@@ -75,6 +75,20 @@ class Backend:
             return True
         return False
 
+    def discard_stale_staging(self, name: str) -> bool:
+        """Delete a staging blob that may not exist; True if one was deleted.
+
+        One request when there is none (the usual case): a block-list read
+        answers for committed and uncommitted blocks alike.
+        """
+        try:
+            self.blob(name).get_block_list("all")
+        except ResourceNotFoundError as exc:
+            if error_code(exc) == "ContainerNotFound":
+                raise
+            return False
+        return self.discard_staging(name)
+
     def clear_legacy_blob(self, name: str) -> None:
         """Delete a blob at ``name`` that is not a block blob (the Go driver's append blobs).
 

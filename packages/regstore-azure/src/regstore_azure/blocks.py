@@ -15,6 +15,7 @@ __all__ = [
     "MAX_BLOCKS",
     "MAX_BLOCK_SIZE",
     "MIN_BLOCK_SIZE",
+    "SYNC_COPY_LIMIT",
     "block_size_at",
     "blocks_for",
     "copy_ranges",
@@ -30,6 +31,8 @@ GROWTH_DIVISOR = 2000
 MAX_BLOCKS = 50_000
 #: Bytes one server-side ``Put Block From URL`` copies (every service version takes 100 MiB).
 COPY_RANGE = 100 * MiB
+#: The largest source ``Copy Blob From URL`` copies in one synchronous, atomic request.
+SYNC_COPY_LIMIT = 256 * MiB
 
 
 def block_size_at(offset: int) -> int:

@@ -5,40 +5,46 @@ a blob's uncommitted blocks whenever content is committed to its name (Put
 Blob, Put Block List, Copy Blob), so ``put_content`` or ``move`` onto the path
 would silently lose the pending upload that the contract says they leave alone.
 
-- ``write`` fills a buffer of one block and stages full blocks on the staging
-  blob (``<root>/~regstore/uploads/<path>``).
-- ``close`` stages the rest and commits the staging blob's block list: that list
-  (ids and sizes) is the persisted state any process resumes from.
+- ``write`` fills a buffer of one block and hands full blocks to background
+  ``Put Block`` requests on the staging blob (``<root>/~regstore/uploads/<path>``),
+  at most ``uploadconcurrency`` in flight, so memory stays bounded.
+- ``close`` stages the rest, waits for every block and commits the staging
+  blob's block list: that list (ids and sizes) is the persisted state any
+  process resumes from.
 - A resumed writer that writes again first re-reads a short last block into its
   buffer, so blocks stay full-sized however small the chunks between closes.
-- ``commit`` copies the staging blob into blocks of the final blob on the server
-  (``Put Block From URL``), stages the buffered tail there directly, and commits
-  the final block list: one atomic ``Put Block List`` publishes the upload.
-  Then the staging blob is deleted.
-- ``cancel`` deletes the staging blob, and with it every block.
+- ``commit`` publishes the upload in one atomic request. When every byte is
+  still in memory (nothing staged: a small upload), that is a ``Put Blob`` of
+  the buffer. Otherwise the staging blob is completed and copied on the server:
+  one synchronous ``Copy Blob From URL`` up to 256 MiB, above that ``Put Block
+  From URL`` ranges in parallel and one ``Put Block List``. Then the staging
+  blob is deleted.
+- ``cancel`` waits for blocks in flight and deletes the staging blob, and with
+  it every block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import BlobBlock, BlobClient
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.storage.blob import BlobBlock, BlobClient, BlobType
 
 from regstore.driver import FileWriter
 from regstore.errors import DriverError
 
 from .backend import Backend
-from .blocks import MAX_BLOCKS, block_size_at, copy_ranges, new_block_id
+from .blocks import MAX_BLOCKS, SYNC_COPY_LIMIT, block_size_at, copy_ranges, new_block_id
 from .errors import error_code, translate
 
-__all__ = ["AzureFileWriter", "Block"]
+__all__ = ["AzureFileWriter", "Block", "InFlight"]
 
-#: Server-side block copies in flight at once during a commit.
-COPY_CONCURRENCY = 4
+#: Error codes on the staging blob that mean its blocks are gone (deleted or cancelled).
+_DISCARDED = ("BlobNotFound", "InvalidBlockList")
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,49 @@ class Block:
 
     id: str
     size: int
+
+
+class InFlight:
+    """Calls run on worker threads, at most ``limit`` at a time; the pool starts lazily.
+
+    ``submit`` waits for the oldest call once ``limit`` are pending, so the
+    caller never holds more than ``limit`` payloads in flight.
+    """
+
+    def __init__(self, limit: int, name: str) -> None:
+        self.limit = limit
+        self._name = name
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[None]] = deque()
+
+    def submit(self, call: Callable[[], None]) -> None:
+        """Run ``call`` in the background; raises the error of an earlier call it waited for."""
+        if len(self._pending) >= self.limit:
+            self._pending.popleft().result()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.limit, thread_name_prefix=self._name)
+        self._pending.append(self._pool.submit(call))
+
+    def wait(self) -> None:
+        """Wait for every pending call; raise the first error among them."""
+        error: Exception | None = None
+        while self._pending:
+            try:
+                self._pending.popleft().result()
+            except Exception as exc:  # the others must finish first
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def shutdown(self) -> None:
+        """Wait for pending calls, ignoring their errors, and stop the workers."""
+        try:
+            with suppress(Exception):  # the caller has failed or is discarding the upload
+                self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
 
 class AzureFileWriter(FileWriter):
@@ -59,7 +108,7 @@ class AzureFileWriter(FileWriter):
         self._backend = backend
         self._staging_name = backend.layout.staging_key(path)
         self._staging = backend.blob(self._staging_name)
-        #: The blocks that make up the upload so far, before the buffer.
+        #: The blocks that make up the upload so far, before the buffer (some may be in flight).
         self._blocks: list[Block] = list(blocks)
         #: Their total size: the upload offset of the first buffered byte.
         self._buffer_start = self.size
@@ -67,10 +116,14 @@ class AzureFileWriter(FileWriter):
         self._persisted: list[Block] | None = list(blocks) if resumed else None
         self._buffer = bytearray()
         self._tail_checked = not resumed
+        self._in_flight = InFlight(backend.config.upload_concurrency, "regstore-azure-block")
+        #: Set when a block failed to stage: the upload has a hole from then on.
+        self._broken: str | None = None
 
     # -- FileWriter -------------------------------------------------------------
 
     def _write(self, data: memoryview) -> None:
+        self._check_intact("write")
         if not self._tail_checked:
             self._reload_short_tail()
         while data.nbytes:
@@ -78,53 +131,91 @@ class AzureFileWriter(FileWriter):
             self._buffer += data[:room]
             data = data[room:]
             if len(self._buffer) >= block_size_at(self._buffer_start):
-                self._stage_buffer()
+                self._stage_buffer("write")
 
     def _close(self) -> None:
-        with self._staging_errors("close"):
-            if self._buffer:
-                self._stage_buffer()
-            if self._persisted != self._blocks:
-                self._commit_staging()
+        try:
+            self._check_intact("close")
+            with self._staging_errors("close"):
+                self._stage_buffer("close")
+                self._settle()
+                if self._persisted != self._blocks:
+                    self._commit_staging()
+        finally:
+            self._in_flight.shutdown()
 
     def _commit(self) -> None:
+        self._check_intact("commit")
         final_name = self._backend.layout.key(self.path)
-        persisted = self._persisted or []
-        if persisted[: len(self._blocks)] != self._blocks:
-            # Blocks staged by this writer: commit them so the service can read them.
-            with self._staging_errors("commit"):
+        if not self._blocks:
+            # Every byte is in memory: one Put Blob publishes it.
+            with self._backend.errors("commit", self.path):
+                self._replacing_legacy(final_name, self._put_buffer)
+                self._buffer = bytearray()
+                if self._persisted is None:
+                    self._backend.discard_stale_staging(self._staging_name)
+                else:
+                    self._backend.discard_staging(self._staging_name)
+            return
+        with self._staging_errors("commit"):
+            self._stage_buffer("commit")
+            self._settle()
+            if self._persisted != self._blocks:
+                # The service copies committed blocks only.
                 self._commit_staging()
         with self._backend.errors("commit", self.path):
-            try:
-                self._publish(self._backend.blob(final_name))
-            except HttpResponseError as exc:
-                if error_code(exc) != "InvalidBlobType":
-                    raise
-                # An append blob from the Go driver holds the name: replace it.
-                self._backend.clear_legacy_blob(final_name)
-                self._publish(self._backend.blob(final_name))
-            self._buffer = bytearray()
+            self._replacing_legacy(final_name, self._publish)
             self._backend.discard_staging(self._staging_name)
+        self._in_flight.shutdown()
 
     def _cancel(self) -> None:
+        self._in_flight.shutdown()
         self._buffer = bytearray()
         with self._backend.errors("cancel", self.path):
             self._backend.discard_staging(self._staging_name)
 
-    # -- helpers ----------------------------------------------------------------
+    # -- staging ----------------------------------------------------------------
 
-    def _stage_buffer(self) -> None:
+    def _stage_buffer(self, action: str) -> None:
+        """Hand the buffer to a background ``Put Block`` as the next block (if it holds any)."""
+        if not self._buffer:
+            return
         if len(self._blocks) >= MAX_BLOCKS:
             raise DriverError(
                 f"write {self.path}: the upload reached Azure's limit of {MAX_BLOCKS} blocks"
                 f" at {self._buffer_start} bytes"
             )
         block = Block(new_block_id(), len(self._buffer))
-        with self._staging_errors("write"):
-            self._staging.stage_block(block.id, bytes(self._buffer), length=block.size)
+        data = bytes(self._buffer)
+        staging = self._staging
+
+        def stage() -> None:
+            staging.stage_block(block.id, data, length=block.size)
+
+        with self._staging_errors(action):
+            try:
+                self._in_flight.submit(stage)
+            except BaseException:
+                self._broken = "a block of this upload could not be staged"
+                raise
         self._blocks.append(block)
         self._buffer_start += block.size
         self._buffer = bytearray()
+
+    def _settle(self) -> None:
+        """Wait for the blocks in flight; a failed one breaks the upload."""
+        try:
+            self._in_flight.wait()
+        except BaseException:
+            self._broken = "a block of this upload could not be staged"
+            raise
+
+    def _check_intact(self, action: str) -> None:
+        if self._broken is not None:
+            raise DriverError(
+                f"{action} {self.path}: {self._broken}; the pending upload is as the last"
+                " close left it (resume it with append=True) or cancel it"
+            )
 
     def _commit_staging(self) -> None:
         self._staging.commit_block_list([BlobBlock(block.id) for block in self._blocks])
@@ -150,36 +241,50 @@ class AzureFileWriter(FileWriter):
         self._buffer_start = start
         self._buffer = bytearray(tail)
 
+    # -- publishing -------------------------------------------------------------
+
+    def _replacing_legacy(self, final_name: str, publish: Callable[[BlobClient], None]) -> None:
+        """Run ``publish`` on the final blob; an append blob of the Go driver is replaced."""
+        try:
+            publish(self._backend.blob(final_name))
+        except HttpResponseError as exc:
+            if error_code(exc) != "InvalidBlobType":
+                raise
+            self._backend.clear_legacy_blob(final_name)
+            publish(self._backend.blob(final_name))
+
+    def _put_buffer(self, final: BlobClient) -> None:
+        data = bytes(self._buffer)
+        final.upload_blob(data, blob_type=BlobType.BLOCKBLOB, length=len(data), overwrite=True)
+
     def _publish(self, final: BlobClient) -> None:
-        """Copy the staged blocks and the buffer into ``final`` and commit its block list."""
+        """Copy the committed staging blob into ``final`` on the server, atomically."""
         total = self._buffer_start
-        ids: list[str] = []
-        if total:
-            ranges = copy_ranges(total)
-            ids = [new_block_id() for _ in ranges]
-            source = self._backend.signer.source_url(self._staging_name)
+        source = self._backend.signer.source_url(self._staging_name)
+        if total <= SYNC_COPY_LIMIT:
+            final.start_copy_from_url(source, requires_sync=True)
+            return
+        ranges = copy_ranges(total)
+        ids = [new_block_id() for _ in ranges]
 
-            def copy(index: int) -> None:
-                offset, length = ranges[index]
-                final.stage_block_from_url(
-                    ids[index], source, source_offset=offset, source_length=length
-                )
+        def copy(index: int) -> None:
+            offset, length = ranges[index]
+            final.stage_block_from_url(
+                ids[index], source, source_offset=offset, source_length=length
+            )
 
-            with ThreadPoolExecutor(max_workers=min(COPY_CONCURRENCY, len(ranges))) as pool:
-                list(pool.map(copy, range(len(ranges))))
-        if self._buffer:
-            tail_id = new_block_id()
-            final.stage_block(tail_id, bytes(self._buffer), length=len(self._buffer))
-            ids.append(tail_id)
+        workers = min(self._in_flight.limit, len(ranges))
+        with ThreadPoolExecutor(workers, thread_name_prefix="regstore-azure-copy") as pool:
+            list(pool.map(copy, range(len(ranges))))
         final.commit_block_list([BlobBlock(block_id) for block_id in ids])
 
     @contextmanager
     def _staging_errors(self, action: str) -> Iterator[None]:
-        """Errors on the staging blob: a vanished one means the upload was discarded."""
+        """Errors on the staging blob: vanished blocks mean the upload was discarded."""
         try:
             yield
         except AzureError as exc:
-            if isinstance(exc, ResourceNotFoundError) and error_code(exc) == "BlobNotFound":
+            if isinstance(exc, HttpResponseError) and error_code(exc) in _DISCARDED:
                 raise DriverError(
                     f"{action} {self.path}: the pending upload was discarded (cancelled or"
                     " deleted) while this writer had it open"
