@@ -12,6 +12,7 @@ import pytest
 import regstore
 from regstore._base import unwrap
 from regstore_gcs import GCSDriver
+from regstore_gcs.client import retry_policy
 from testenv import unique_name
 
 MiB = 1 << 20
@@ -195,3 +196,31 @@ def test_private_key_stays_out_of_reprs_and_logs(
         assert key_body not in str(text)
     assert key_body not in caplog.text
     assert "PRIVATE KEY" not in caplog.text
+
+
+def test_retry_defaults_are_googles() -> None:
+    """Without the retry keys the SDK's own policy applies: 120 s deadline, 1 s first wait."""
+    config = create(bucket="b").config
+    assert (config.retry_deadline, config.retry_delay) == (120.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("30s", 30.0), ("1m30s", 90.0), ("250ms", 0.25), ("2h", 7200.0)]
+)
+def test_retry_durations_accepted(value: str, seconds: float) -> None:
+    config = create(bucket="b", retry_deadline=value, retry_delay=value).config
+    assert (config.retry_deadline, config.retry_delay) == (seconds, seconds)
+
+
+@pytest.mark.parametrize("key", ["retry_deadline", "retry_delay"])
+@pytest.mark.parametrize("value", ["30", 30, "0s", "-1s", "soon", True])
+def test_retry_durations_rejected(key: str, value: object) -> None:
+    message = rejected(key, bucket="b", **{key: value})
+    assert "duration" in message
+
+
+def test_retry_settings_reach_the_sdk_policy() -> None:
+    policy = retry_policy(create(bucket="b", retry_deadline="5s", retry_delay="20ms").config)
+    assert (policy.timeout, policy._initial, policy._maximum) == (5.0, 0.02, 60.0)
+    slow = retry_policy(create(bucket="b", retry_delay="2m").config)
+    assert (slow._initial, slow._maximum) == (120.0, 120.0)
