@@ -3,8 +3,8 @@
 ``emulator`` runs a test once per emulator (fake-gcs-server, then
 gcp-storage-emulator); the fixtures below it give that test a fresh bucket,
 drivers over it, and a view of the driver's staged objects. ``proxy`` puts a
-``FaultProxy`` between the drivers and the emulator, to count requests and to
-answer chosen ones with HTTP failures.
+``FaultProxy`` between the drivers and the emulator, to count requests, to
+answer chosen ones with HTTP failures, and to break chosen ones in transit.
 """
 
 from __future__ import annotations
@@ -139,15 +139,28 @@ def staged(bucket: storage.Bucket) -> Callable[[str], list[str]]:
 # -- a fault-injecting proxy in front of fake-gcs-server --------------------------------
 
 
+#: How a request can break in transit: the connection closes before it is forwarded
+#: (``reset``), after the emulator carried it out (``drop``: the answer is lost), or
+#: halfway through the answer's body (``cut``).
+BREAKS = ("reset", "drop", "cut")
+
+
 @dataclass
 class Fault:
-    """Answer ``times`` requests matching ``method`` and ``path_part`` with ``status``."""
+    """Answer ``times`` requests matching ``method`` and ``path_part`` with ``status``.
+
+    With ``kind`` one of ``BREAKS`` the request breaks that way instead; ``then``
+    runs once the emulator has answered, before the answer (or its loss) reaches
+    the driver.
+    """
 
     method: str
     path_part: str
     status: int
     times: int
     reason: str = "backendError"
+    kind: str = "status"
+    then: Callable[[], object] | None = None
 
 
 @dataclass
@@ -183,8 +196,11 @@ class FaultProxy:
                 fault = proxy._claim(self.command, self.path)
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 proxy._record(self.command, self.path, headers, fault)
-                if fault is not None:
+                if fault is not None and fault.kind == "status":
                     self._reply_fault(fault)
+                    return
+                if fault is not None and fault.kind == "reset":
+                    self.close_connection = True
                     return
                 upstream = http.client.HTTPConnection(
                     proxy.upstream_host, proxy.upstream_port, timeout=60
@@ -193,14 +209,24 @@ class FaultProxy:
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
+                upstream.close()
+                if fault is not None and fault.then is not None:
+                    fault.then()
+                if fault is not None and fault.kind == "drop":
+                    self.close_connection = True
+                    return
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if fault is not None and fault.kind == "cut":
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.wfile.write(data)
-                upstream.close()
 
             def _reply_fault(self, fault: Fault) -> None:
                 message = f"injected {fault.status}"
@@ -225,6 +251,19 @@ class FaultProxy:
         """Make the next ``times`` matching requests fail with ``status``."""
         with self._lock:
             self.faults.append(Fault(method, path_part, status, times, **kw))
+
+    def break_next(
+        self,
+        method: str,
+        path_part: str,
+        kind: str,
+        times: int = 1,
+        then: Callable[[], object] | None = None,
+    ) -> None:
+        """Break the next ``times`` matching requests in transit (``kind``: one of ``BREAKS``)."""
+        assert kind in BREAKS, kind
+        with self._lock:
+            self.faults.append(Fault(method, path_part, 0, times, kind=kind, then=then))
 
     def requests(self, method: str, path_part: str = "") -> list[Seen]:
         with self._lock:
