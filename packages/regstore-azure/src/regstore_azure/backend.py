@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,6 +35,8 @@ class Backend:
         self.signer = UrlSigner(config, self.service)
         self.deleter = BatchDeleter(self.container)
         self.context = ErrorContext(config.account_name, config.container, config.service_url)
+        self._helpers: ThreadPoolExecutor | None = None
+        self._helpers_lock = threading.Lock()
 
     def blob(self, name: str) -> BlobClient:
         """The client of one blob of the container."""
@@ -75,19 +79,26 @@ class Backend:
             return True
         return False
 
-    def discard_stale_staging(self, name: str) -> bool:
-        """Delete a staging blob that may not exist; True if one was deleted.
+    def staging_exists(self, name: str) -> Future[bool]:
+        """Whether a staging blob holds anything, asked on a helper thread.
 
-        One request when there is none (the usual case): a block-list read
-        answers for committed and uncommitted blocks alike.
+        A block-list read answers for committed and uncommitted blocks alike, so
+        one request settles it; the caller overlaps it with its own request.
         """
-        try:
-            self.blob(name).get_block_list("all")
-        except ResourceNotFoundError as exc:
-            if error_code(exc) == "ContainerNotFound":
-                raise
-            return False
-        return self.discard_staging(name)
+
+        def ask() -> bool:
+            try:
+                self.blob(name).get_block_list("all")
+            except ResourceNotFoundError as exc:
+                if error_code(exc) == "ContainerNotFound":
+                    raise
+                return False
+            return True
+
+        with self._helpers_lock:
+            if self._helpers is None:
+                self._helpers = ThreadPoolExecutor(4, thread_name_prefix="regstore-azure-helper")
+            return self._helpers.submit(ask)
 
     def clear_legacy_blob(self, name: str) -> None:
         """Delete a blob at ``name`` that is not a block blob (the Go driver's append blobs).
@@ -108,6 +119,10 @@ class Backend:
 
     def close(self) -> None:
         """Release the HTTP sessions of the client and of a credential built here."""
+        with self._helpers_lock:
+            if self._helpers is not None:
+                self._helpers.shutdown(wait=True)
+                self._helpers = None
         self.service.close()
         if self._owns_credential:
             close_credential(self.credential)

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import cached_property
 
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.storage.blob import BlobBlock, BlobClient, BlobType
@@ -107,7 +108,6 @@ class AzureFileWriter(FileWriter):
         super().__init__(path, size=sum(block.size for block in blocks), driver_name="azure")
         self._backend = backend
         self._staging_name = backend.layout.staging_key(path)
-        self._staging = backend.blob(self._staging_name)
         #: The blocks that make up the upload so far, before the buffer (some may be in flight).
         self._blocks: list[Block] = list(blocks)
         #: Their total size: the upload offset of the first buffered byte.
@@ -148,13 +148,20 @@ class AzureFileWriter(FileWriter):
         self._check_intact("commit")
         final_name = self._backend.layout.key(self.path)
         if not self._blocks:
-            # Every byte is in memory: one Put Blob publishes it.
+            # Every byte is in memory: one Put Blob publishes it. A writer that never
+            # closed asks meanwhile whether an earlier pending upload of the path is left.
             with self._backend.errors("commit", self.path):
-                self._replacing_legacy(final_name, self._put_buffer)
-                self._buffer = bytearray()
+                stale = None
                 if self._persisted is None:
-                    self._backend.discard_stale_staging(self._staging_name)
-                else:
+                    stale = self._backend.staging_exists(self._staging_name)
+                try:
+                    self._replacing_legacy(final_name, self._put_buffer)
+                except BaseException:
+                    if stale is not None and not stale.cancel():
+                        stale.exception()  # let it finish; its answer no longer matters
+                    raise
+                self._buffer = bytearray()
+                if stale is None or stale.result():
                     self._backend.discard_staging(self._staging_name)
             return
         with self._staging_errors("commit"):
@@ -175,6 +182,11 @@ class AzureFileWriter(FileWriter):
             self._backend.discard_staging(self._staging_name)
 
     # -- staging ----------------------------------------------------------------
+
+    @cached_property
+    def _staging(self) -> BlobClient:
+        """The staging blob's client, built when first needed (small uploads never are)."""
+        return self._backend.blob(self._staging_name)
 
     def _stage_buffer(self, action: str) -> None:
         """Hand the buffer to a background ``Put Block`` as the next block (if it holds any)."""
