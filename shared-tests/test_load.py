@@ -339,11 +339,6 @@ class TestLoadAzureAzurite(LoadTests):
     label = "azure-azurite"
 
 
-@known_defect(
-    "fake-gcs-server ignores if_generation_match on reads, so a streamed read of a "
-    "replaced object mixes versions; the reader should select the generation "
-    "(Blob(name, generation=g))"
-)
 class TestLoadGCSFakeGcsServer(LoadTests):
     label = "gcs-fakegcs"
 
