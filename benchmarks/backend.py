@@ -26,6 +26,10 @@ class Backend:
     label: str
     contenders: Sequence[Client]
     shared: bool = True
+    #: The backend has a page cache (the filesystem): a tree to delete is made right before
+    #: its contender's delete, as today's runs did, so whether its pages were written back
+    #: yet is the same for every contender; elsewhere a round's trees are made in parallel.
+    page_cache: bool = False
     #: The regstore driver's parameters (the peak-RSS child builds its own driver from them).
     parameters: dict[str, Any] = field(default_factory=dict)
     remove: Callable[[], None] = lambda: None

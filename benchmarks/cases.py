@@ -276,14 +276,18 @@ class Walk(Case):
         return Timed(client.label, client.role, lambda: client.walk(rel))
 
     def finish(self, ctx: Context) -> None:
-        if ctx.backend.shared and self.trees:
+        if ctx.backend.shared and not ctx.backend.page_cache and self.trees:
             ctx.spare.setdefault(self.files, []).extend(set(self.trees.values()))
         else:
             ctx.drop_trees(self.trees)
 
 
 class DeleteTree(Case):
-    """A delete of a whole directory; every contender deletes a fresh copy each round."""
+    """A delete of a whole directory; every contender deletes a fresh copy each round.
+
+    On the object stores a round's copies are made in parallel before it; on the
+    filesystem each right before its delete (see ``Backend.page_cache``).
+    """
 
     def __init__(self, group: str, name: str, rels: Sequence[str], rounds: int, work: str) -> None:
         self.group, self.name, self.rels, self.rounds, self.work = group, name, rels, rounds, work
@@ -293,10 +297,25 @@ class DeleteTree(Case):
     def timed(self, ctx: Context, client: Client) -> Timed:
         if _limited(client, len(self.rels)):
             return _skip(client)
-        return Timed(client.label, client.role, lambda: client.delete(self.current[client.label]))
+        setup = None
+        if ctx.backend.page_cache:
+
+            def setup() -> None:
+                self._make(ctx, [client])
+
+        return Timed(
+            client.label,
+            client.role,
+            lambda: client.delete(self.current[client.label]),
+            setup=setup,
+        )
 
     def before_round(self, ctx: Context, clients: Sequence[Client]) -> None:
-        clients = [c for c in clients if not _limited(c, len(self.rels))]
+        if not ctx.backend.page_cache:
+            self._make(ctx, [c for c in clients if not _limited(c, len(self.rels))])
+
+    def _make(self, ctx: Context, clients: Sequence[Client]) -> None:
+        """A fresh tree for each of ``clients`` (a walk's tree of the same size, if one is left)."""
         spare = ctx.spare.get(len(self.rels), []) if self.group == "scale" else []
         todo: list[tuple[Client, str]] = []
         for c in clients:
@@ -307,7 +326,7 @@ class DeleteTree(Case):
                 todo.append((c, self.current[c.label]))
             self.made.append((c, self.current[c.label]))
         if len(self.rels) > 1000 and todo:
-            ctx.say(f"populating {len(todo)} x {len(self.rels):,} files in parallel")
+            ctx.say(f"populating {len(todo)} x {len(self.rels):,} files")
 
         def make(job: tuple[Client, str]) -> None:
             client, base = job
@@ -315,8 +334,6 @@ class DeleteTree(Case):
 
         with ThreadPoolExecutor(max(1, len(todo))) as pool:
             list(pool.map(make, todo))
-        # Written back before the round, so no contender's delete pays for another's writes.
-        ctx.backend.baseline.settle()
 
     def finish(self, ctx: Context) -> None:
         for client, base in self.made:  # what a failed delete left behind

@@ -159,7 +159,8 @@ def filesystem_backend(workdir: Path) -> Backend:
                 "no fsync and no rename into place: less durable than the baseline",
             )
         )
-    return Backend("filesystem", clients, parameters={"rootdirectory": str(workdir / "rss")})
+    rss = {"rootdirectory": str(workdir / "rss")}
+    return Backend("filesystem", clients, page_cache=True, parameters=rss)
 
 
 class DictStore(Client):

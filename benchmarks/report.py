@@ -94,7 +94,8 @@ def print_stages(stages: Stages) -> None:
     """The wall time of every stage and of the whole run (the slowest cases of each stage too)."""
     print("\nwall time per stage:")
     for stage in stages.done:
-        print(f"  {stage.seconds:8.1f} s  {stage.name}  (load {stage.load_at_end:.1f})")
+        timed = "" if stage.timed is None else f", timed runs {stage.timed:.1f} s"
+        print(f"  {stage.seconds:8.1f} s  {stage.name}  (load {stage.load_at_end:.1f}{timed})")
         slowest = sorted(stage.parts.items(), key=lambda item: -item[1])[:5]
         for name, seconds in slowest:
             print(f"  {'':8} {seconds:7.1f} s  {name}")

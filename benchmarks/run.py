@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                     with stages.stage(f"{label}: cases") as stage:
                         found, seconds = run_cases(backend, plan, _say, only)
                         stage.parts = seconds
+                        stage.timed = sum(sum(r.times) for row in found for r in row.results)
                     rows.extend(found)
                     if not args.case and driver in ("filesystem", "s3", "azure", "gcs"):
                         with stages.stage(f"{label}: peak RSS"):
