@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
-from azure.storage.blob import BlobServiceClient, ExponentialRetry
+from azure.storage.blob import BlobServiceClient
 
 from .config import AzureConfig, ClientSecret, DefaultCredentials, SasToken, SharedKey
+from .retrying import ThrottleAwareRetry
 
 __all__ = ["DOWNLOAD_CHUNK", "build_service_client", "close_credential"]
 
@@ -35,9 +36,11 @@ def build_service_client(config: AzureConfig, credential: Any) -> BlobServiceCli
     """A service client whose retries follow ``max_retries`` and ``retry_delay``.
 
     The SDK's exponential policy waits ``retry_delay + 2**n`` seconds before retry
-    ``n`` (give or take ``retry_delay``) and gives up after ``max_retries`` retries.
+    ``n`` (give or take ``retry_delay``), or longer when the service's
+    ``Retry-After`` asks for it, and gives up after ``max_retries`` retries; 429
+    answers are retried like 503.
     """
-    retry = ExponentialRetry(
+    retry = ThrottleAwareRetry(
         initial_backoff=config.retry_delay,  # type: ignore[arg-type]  # seconds, float is fine
         increment_base=2,
         retry_total=config.max_retries,
