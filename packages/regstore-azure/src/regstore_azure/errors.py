@@ -21,6 +21,8 @@ from azure.core.exceptions import (
 
 from regstore.errors import DriverError, PathNotFoundError, StorageDriverError
 
+from .retrying import retries_done
+
 __all__ = ["ErrorContext", "error_code", "translate"]
 
 NOT_FOUND = "not found"
@@ -28,7 +30,8 @@ NOT_FOUND = "not found"
 _QUERY = re.compile(r"\?[^\s'\"]*")
 
 #: Azure error code -> message (``NOT_FOUND`` becomes ``PathNotFoundError``).
-#: Placeholders: ``{account}``, ``{container}``, ``{code}``.
+#: Placeholders: ``{account}``, ``{container}``, ``{code}``, and ``{retried}``: how
+#: often the request was retried, as far as the retry policy recorded it.
 ERROR_TABLE: dict[str, str] = {
     "BlobNotFound": NOT_FOUND,
     "ContainerNotFound": (
@@ -82,9 +85,9 @@ ERROR_TABLE: dict[str, str] = {
     ),
     "BlockCountExceedsLimit": "the blob would exceed Azure's limit of 50,000 blocks",
     "LeaseIdMissing": "the blob has an active lease; break or release it first",
-    "ServerBusy": "the storage service stayed busy through every retry (max_retries)",
-    "OperationTimedOut": "the storage service timed out through every retry (max_retries)",
-    "InternalError": "the storage service failed through every retry (max_retries)",
+    "ServerBusy": "the storage service was busy (ServerBusy){retried}",
+    "OperationTimedOut": "the storage service timed out (OperationTimedOut){retried}",
+    "InternalError": "the storage service failed (InternalError){retried}",
 }
 
 
@@ -116,24 +119,42 @@ def translate(
         if path is not None:
             return PathNotFoundError(path)
         template = "the blob does not exist"
+    retried = _retried(exc)
     if template is not None:
-        text = template.format(account=context.account, container=context.container, code=code)
+        text = template.format(
+            account=context.account, container=context.container, code=code, retried=retried
+        )
         return DriverError(f"{where}: {text}")
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        return DriverError(f"{where}: {_by_status(exc.status_code, code, context)}")
+        status = exc.status_code
+        transient = status in (408, 429) or status >= 500
+        return DriverError(
+            f"{where}: {_by_status(status, code, context)}{retried if transient else ''}"
+        )
     if isinstance(exc, ClientAuthenticationError):
         return DriverError(
             f"{where}: could not get a token for the configured credentials: {_first_line(exc)}"
         )
     if isinstance(exc, ServiceRequestError):
         return DriverError(
-            f"{where}: cannot reach the blob service at {context.service_url}: {_first_line(exc)}"
+            f"{where}: cannot reach the blob service at {context.service_url}{retried}:"
+            f" {_first_line(exc)}"
         )
     if isinstance(exc, ServiceResponseError):
         return DriverError(
-            f"{where}: the connection to {context.service_url} broke: {_first_line(exc)}"
+            f"{where}: the connection to {context.service_url} broke{retried}: {_first_line(exc)}"
         )
     return DriverError(f"{where}: {type(exc).__name__}: {_first_line(exc)}")
+
+
+def _retried(exc: AzureError) -> str:
+    """`` after 5 retries (max_retries)``, `` (not retried)``, or nothing when not known."""
+    done = retries_done(exc)
+    if done is None:
+        return ""
+    if done == 0:
+        return " (not retried)"
+    return f" after {done} {'retry' if done == 1 else 'retries'} (max_retries)"
 
 
 def _by_status(status: int, code: str, context: ErrorContext) -> str:
