@@ -4,6 +4,11 @@ A batch that fails as a whole is not retried as a batch: its deletes are sent
 one by one (with bounded concurrency, each retried by the SDK's policy). A
 batch refused with a 4xx or 501 answer means the account cannot do batches
 (some account kinds and emulators), so the deleter stops trying them.
+
+A single delete whose first answer was lost is retried by the SDK and then
+answers 404 for the blob it deleted itself: such a 404 counts as deleted. A
+404 after attempts that cannot have taken effect (refused before being sent,
+or turned away as busy) means the blob was not there.
 """
 
 from __future__ import annotations
@@ -11,8 +16,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from azure.storage.blob import ContainerClient
 
 from regstore.errors import DriverError
@@ -25,6 +36,8 @@ __all__ = ["BATCH_SIZE", "BatchDeleter"]
 BATCH_SIZE = 256
 #: Single deletes in flight at once when batches are not available.
 PARALLEL_DELETES = 8
+#: Answers that say the service turned a request away without acting on it.
+_TURNED_AWAY = frozenset({429, 503})
 _NOT_BATCH_PROBLEMS = frozenset(
     {
         "ContainerNotFound",
@@ -45,7 +58,11 @@ class BatchDeleter:
         self.use_batch = use_batch
 
     def delete(self, names: Iterable[str]) -> dict[str, bool]:
-        """Delete every name; the result maps each to True (deleted) or False (was missing)."""
+        """Delete every name; the result maps each to True (deleted) or False (was missing).
+
+        A blob that an earlier attempt of this call may have deleted (its
+        answer lost) counts as deleted.
+        """
         result: dict[str, bool] = {}
         for batch in _batches(names, BATCH_SIZE):
             if self.use_batch and len(batch) > 1:
@@ -68,6 +85,10 @@ class BatchDeleter:
                 with self._lock:
                     self.use_batch = False
             return self._delete_each(names)
+        except (ServiceRequestError, ServiceResponseError):
+            # The connection broke: the batch may or may not have run; the
+            # single deletes (retried, and listed names count) settle it.
+            return self._delete_each(names)
         result: dict[str, bool] = {}
         for name, response in zip(names, responses, strict=True):
             if response.status_code in (200, 202):
@@ -86,13 +107,32 @@ class BatchDeleter:
             return dict(zip(names, pool.map(self._delete_one, names), strict=True))
 
     def _delete_one(self, name: str) -> bool:
+        attempts = _Attempts()
         try:
-            self._container.delete_blob(name)
+            self._container.delete_blob(name, retry_hook=attempts.failed)
         except ResourceNotFoundError as exc:
             if error_code(exc) == "ContainerNotFound":
                 raise
-            return False
+            return attempts.may_have_acted
         return True
+
+
+class _Attempts:
+    """Watches the failed attempts of one request (the SDK's ``retry_hook``)."""
+
+    def __init__(self) -> None:
+        self.may_have_acted = False
+
+    def failed(self, *, response: Any = None, error: BaseException | None = None, **_: Any) -> None:
+        """Called before each retry with the failed attempt's answer or error."""
+        if error is not None:
+            # A request error means it never reached the service; any other
+            # error (a reset or timeout while waiting for the answer) may
+            # have come after the service acted.
+            acted = not isinstance(error, ServiceRequestError)
+        else:
+            acted = response is not None and response.status_code not in _TURNED_AWAY
+        self.may_have_acted = self.may_have_acted or acted
 
 
 def _batches(names: Iterable[str], size: int) -> Iterator[list[str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
@@ -210,12 +210,15 @@ class AzureDriver(StorageDriver):
         staging = self._layout.staging_key(path)
         container = self._backend.container
         deleter = self._backend.deleter
+        # A listed name existed a moment ago, so it counts as found whatever its
+        # delete answers (404 included: a concurrent delete, or a retried one
+        # whose first answer was lost). Only the path itself is tried unlisted.
         with self._backend.errors("delete", path):
-            below = (blob.name for blob in container.list_blobs(name_starts_with=f"{key}/"))
-            found = any(deleter.delete(_chain(key, below)).values())
+            below = _Listed(blob.name for blob in container.list_blobs(name_starts_with=f"{key}/"))
+            found = deleter.delete(_chain(key, below))[key] or below.any
             # Few names live under the staging area: one listing finds the
             # upload of the path itself and those below it.
-            pending = (
+            pending = _Listed(
                 blob.name
                 for blob in container.list_blobs(
                     name_starts_with=staging, include=["uncommittedblobs"]
@@ -320,9 +323,22 @@ class AzureDriver(StorageDriver):
                 raise translate(exc, self._backend.context, "abort copy") from exc
 
 
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+def _chain(first: str, rest: Iterable[str]) -> Iterator[str]:
     yield first
     yield from rest
+
+
+class _Listed:
+    """Names from a listing, passed through lazily; ``any`` says whether there was one."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = names
+        self.any = False
+
+    def __iter__(self) -> Iterator[str]:
+        for name in self._names:
+            self.any = True
+            yield name
 
 
 def _utc(properties: BlobProperties) -> datetime:
