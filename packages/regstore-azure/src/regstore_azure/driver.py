@@ -17,10 +17,11 @@ from regstore.redaction import register_secrets
 from regstore.walking import EPOCH, walk_flat
 
 from .backend import Backend
+from .client import DOWNLOAD_CHUNK
 from .config import AzureConfig
 from .copying import CopyState, wait_for_copy
 from .errors import error_code, translate
-from .reader import open_stream
+from .reader import Retries, open_reader, read_whole
 from .writer import AzureFileWriter, Block
 
 __all__ = ["AzureDriver"]
@@ -46,6 +47,7 @@ class AzureDriver(StorageDriver):
         )
         self._backend = Backend(self.config, credential)
         self._layout = self._backend.layout
+        self._retries = Retries(self.config.max_retries, self.config.retry_delay)
 
     @property
     def name(self) -> str:
@@ -66,8 +68,7 @@ class AzureDriver(StorageDriver):
 
     def get_content(self, path: str) -> bytes:
         with self._backend.errors("get_content", path):
-            data: bytes = self._blob(path).download_blob().readall()
-            return data
+            return read_whole(self._blob(path), path, DOWNLOAD_CHUNK, self._retries)
 
     def put_content(self, path: str, content: bytes | bytearray | memoryview) -> None:
         data = bytes(content)
@@ -86,17 +87,15 @@ class AzureDriver(StorageDriver):
                 )
 
     def reader(self, path: str, offset: int = 0) -> IO[bytes]:
-        blob = self._blob(path)
-        with self._backend.errors("reader", path):
-            try:
-                download = blob.download_blob(offset=offset or None, max_concurrency=1)
-            except HttpResponseError as exc:
-                if exc.status_code != 416:
-                    raise
-                # At or past the end: an empty stream, once the blob is known to exist.
-                blob.get_blob_properties()
-                return open_stream(iter(()), self._guard("reader", path))
-        return open_stream(download.chunks(), self._guard("reader", path))
+        backend = self._backend
+        return open_reader(
+            self._blob(path),
+            path,
+            offset,
+            DOWNLOAD_CHUNK,
+            self._retries,
+            lambda: backend.errors("reader", path),
+        )
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
         if not append:
@@ -226,8 +225,10 @@ class AzureDriver(StorageDriver):
                 if blob.name == staging or blob.name.startswith(f"{staging}/")
             )
             for name, deleted in deleter.delete(pending).items():
-                if deleted or self._backend.discard_staging(name, delete_tried=True):
-                    found = True
+                if not deleted:
+                    # Blocks of a writer that never closed, or gone already.
+                    self._backend.discard_staging(name, delete_tried=True)
+            found = found or pending.any
         if not found:
             raise PathNotFoundError(path)
 
@@ -284,15 +285,6 @@ class AzureDriver(StorageDriver):
                 yield FileInfo(child, blob.size, _utc(blob), False)
 
         return list_files
-
-    def _guard(self, action: str, path: str) -> Any:
-        backend = self._backend
-
-        def guard(chunks: Iterator[bytes]) -> Iterator[bytes]:
-            with backend.errors(action, path):
-                yield from chunks
-
-        return guard
 
     def _guard_infos(self, action: str, path: str, infos: Iterator[FileInfo]) -> Iterator[FileInfo]:
         with self._backend.errors(action, path):
