@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,13 @@ from azure_helpers import ROOT, DriverFactory, Interceptor
 import regstore
 from regstore import StorageDriver
 from testenv import backend_env, unique_name
+
+# The robustness suites' fault-injecting proxy (``faults.proxy``), shared by every driver.
+SHARED_TESTS = str(Path(__file__).resolve().parents[3] / "shared-tests")
+if SHARED_TESTS not in sys.path:
+    sys.path.append(SHARED_TESTS)
+
+from faults.proxy import FaultProxy  # noqa: E402
 
 
 @pytest.fixture
@@ -89,3 +98,14 @@ def interceptor(azurite: dict[str, str]) -> Iterator[Interceptor]:
     proxy = Interceptor(azurite["endpoint"])
     yield proxy
     proxy.close()
+
+
+@pytest.fixture
+def fault_proxy(azurite: dict[str, str]) -> Iterator[FaultProxy]:
+    """The fault-injecting proxy in front of Azurite, faultless until a test sets its plan.
+
+    The driver reaches it with ``serviceurl=proxy.url + "/devstoreaccount1"``.
+    """
+    upstream, _, _ = azurite["endpoint"].rpartition("/")
+    with FaultProxy(upstream, dialect="azure") as proxy:
+        yield proxy
