@@ -118,6 +118,17 @@ def test_delete_whose_answer_was_lost_counts_as_done(
         driver.delete("/f")  # a path that is not there is still missing
 
 
+def test_delete_of_a_missing_path_broken_in_transit_is_still_missing(
+    make_driver: Make, proxy: Any
+) -> None:
+    """A retried request that answers 404 proves nothing about a path never seen."""
+    driver = make_driver()
+    for method in ("GET", "DELETE"):
+        proxy.break_next(method, "/o/missing", "reset")
+    with pytest.raises(regstore.PathNotFoundError):
+        driver.delete("/missing")
+
+
 def test_retry_deadline_bounds_an_outage(make_driver: Make, proxy: Any) -> None:
     """With every read failing, get_content gives up after retry_deadline, not 120 s."""
     driver = make_driver(retry_deadline="1s", retry_delay="50ms")

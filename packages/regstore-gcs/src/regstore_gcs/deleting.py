@@ -64,24 +64,6 @@ class Deleter:
                 continue
             self._delete_singles(group)
 
-    def remove(self, name: str) -> bool:
-        """Delete one object, retried; False when it did not exist.
-
-        A 404 on a retry counts as deleted: the attempt before it may have
-        deleted the object and lost the answer on the way back.
-        """
-        retried = False
-
-        def note(_: Exception) -> None:
-            nonlocal retried
-            retried = True
-
-        try:
-            self._retry(self._bucket.blob(name).delete, on_error=note)(retry=None)
-        except api.NotFound:
-            return retried
-        return True
-
     def _delete_batch(self, names: Sequence[str]) -> bool:
         """Delete ``names`` in one batch request; False when singles must finish the job."""
         try:

@@ -266,7 +266,11 @@ class GCSDriver(StorageDriver):
                         group = []
                 if group:
                     self._deleter.delete(group)
-            found = self._deleter.remove(key) or found
+            # Known to exist before its delete, a file whose delete is retried and answers
+            # 404 (the answer to a delete that happened was lost) is not reported missing.
+            if self._object(key) is not None:
+                self._deleter.delete([key])
+                found = True
         if not found:
             raise PathNotFoundError(path)
 
