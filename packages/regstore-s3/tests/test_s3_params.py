@@ -36,6 +36,7 @@ def test_defaults_are_the_registry_defaults() -> None:
     assert config.multipartcopychunksize == 32 * MiB
     assert config.multipartcopymaxconcurrency == 100
     assert config.multipartcopythresholdsize == 32 * MiB
+    assert config.multipartuploadmaxconcurrency == PARTS_IN_FLIGHT == 10
     assert config.storageclass == "STANDARD"
     assert config.objectacl == "private"
     assert (config.secure, config.v4auth, config.skipverify) == (True, True, False)
@@ -51,6 +52,7 @@ def test_strings_from_environment_variables_are_accepted() -> None:
         multipartcopychunksize="0x1000000",
         multipartcopymaxconcurrency="7",
         multipartcopythresholdsize="0",
+        multipartuploadmaxconcurrency="8",
         encrypt="true",
         secure="false",
         forcepathstyle="0",
@@ -62,6 +64,7 @@ def test_strings_from_environment_variables_are_accepted() -> None:
     assert config.multipartcopychunksize == 16 * MiB
     assert config.multipartcopymaxconcurrency == 7
     assert config.multipartcopythresholdsize == 0
+    assert config.multipartuploadmaxconcurrency == 8
     assert (config.encrypt, config.secure, config.forcepathstyle) == (True, False, False)
     assert (config.skipverify, config.v4auth, config.usedualstack) == (True, True, False)
 
@@ -88,9 +91,12 @@ def test_sdk_retries_and_connection_pool() -> None:
     config = build(**AWS).client.meta.config
     assert config.retries["mode"] == "standard"
     assert config.retries["total_max_attempts"] >= 3
-    assert config.max_pool_connections >= 4 * PARTS_IN_FLIGHT
+    assert config.max_pool_connections >= PARTS_IN_FLIGHT
     wide = build(**AWS, multipartcopymaxconcurrency=64).client.meta.config
     assert wide.max_pool_connections >= 64
+    # Every part a writer keeps in flight has a connection, however many that is.
+    parts = build(**AWS, multipartuploadmaxconcurrency=300).client.meta.config
+    assert parts.max_pool_connections >= 300
 
 
 def test_useragent_is_appended() -> None:
@@ -151,6 +157,21 @@ def test_any_region_with_a_custom_endpoint() -> None:
         ({**AWS, "multipartcopychunksize": MiB}, "multipartcopychunksize", "at least"),
         ({**AWS, "multipartcopymaxconcurrency": 0}, "multipartcopymaxconcurrency", "at least 1"),
         ({**AWS, "multipartcopythresholdsize": -1}, "multipartcopythresholdsize", "at least 0"),
+        (
+            {**AWS, "multipartuploadmaxconcurrency": 0},
+            "multipartuploadmaxconcurrency",
+            "must be at least 1 (allowed: 1 to 10000), got 0",
+        ),
+        (
+            {**AWS, "multipartuploadmaxconcurrency": 10_001},
+            "multipartuploadmaxconcurrency",
+            "must be at most 10000",
+        ),
+        (
+            {**AWS, "multipartuploadmaxconcurrency": "many"},
+            "multipartuploadmaxconcurrency",
+            "must be an integer, got 'many'",
+        ),
         (
             {**AWS, "multipartcopythresholdsize": 5 * GiB + 1},
             "multipartcopythresholdsize",

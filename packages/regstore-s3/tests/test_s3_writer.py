@@ -8,6 +8,7 @@ import json
 import random
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,38 @@ def test_parts_are_equal_and_the_tail_waits_in_a_side_object(
     assert sizes == [CHUNK, CHUNK, CHUNK, 1_234_567]
     assert leftovers(backend, root) == []
     assert keys_under(backend.client, backend.bucket, root + "/") == [key]
+
+
+def test_parts_in_flight_never_exceed_multipartuploadmaxconcurrency(
+    backend: Backend, parameters: dict[str, Any], root: str
+) -> None:
+    limit, parts = 2, 7
+    data = random_bytes(parts * CHUNK + 10, 20)
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def started(**_: Any) -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+
+    def finished(**_: Any) -> None:
+        nonlocal running
+        with lock:
+            running -= 1
+
+    with regstore.create("s3", {**parameters, "multipartuploadmaxconcurrency": limit}) as driver:
+        events = driver.inner.client.meta.events  # type: ignore[attr-defined]
+        events.register("before-send.s3.UploadPart", started)
+        events.register("needs-retry.s3.UploadPart", finished)
+        writer = driver.writer("/wide")
+        for piece in uneven(data, 3 * MiB):
+            writer.write(piece)
+        writer.commit()
+        assert driver.get_content("/wide") == data
+    assert 1 <= most <= limit
+    assert leftovers(backend, root) == []
 
 
 def test_an_upload_shorter_than_a_part_commits_with_one_put(

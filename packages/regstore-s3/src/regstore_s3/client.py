@@ -1,8 +1,9 @@
 """The boto3 client the driver talks through, configured from ``S3Config``.
 
-Retries come from botocore's standard retry mode; the connection pool is large
-enough for the parallel part uploads and copies. Without ``accesskey`` and
-``secretkey`` the AWS SDK's default credential chain applies.
+Retries come from botocore's standard retry mode; the connection pool holds at
+least one connection per part a writer keeps in flight, and one per part of a
+parallel copy up to a bound. Without ``accesskey`` and ``secretkey`` the AWS
+SDK's default credential chain applies.
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ __all__ = ["MAX_ATTEMPTS", "build_client", "pool_size"]
 
 #: Attempts per request, first try included (botocore standard retry mode).
 MAX_ATTEMPTS = 5
-#: Bounds of the HTTP connection pool shared by every thread of one driver.
+#: Bounds of the HTTP connection pool shared by every thread of one driver (a
+#: copy's concurrency counts up to ``MAX_POOL``; a writer's always counts whole).
 MIN_POOL = 32
 MAX_POOL = 128
 
 
 def pool_size(config: S3Config) -> int:
-    """Connections to keep: parts of several writers in flight, or one wide copy."""
-    return max(MIN_POOL, min(config.multipartcopymaxconcurrency, MAX_POOL))
+    """Connections to keep: parts of several writers in flight, or one wide copy.
+
+    Never fewer than one writer's parts in flight, so its part uploads never
+    wait for a connection or open one that the pool then throws away.
+    """
+    copy = min(config.multipartcopymaxconcurrency, MAX_POOL)
+    return max(MIN_POOL, config.multipartuploadmaxconcurrency, copy)
 
 
 def build_client(config: S3Config, endpoint: str | None = None) -> Any:

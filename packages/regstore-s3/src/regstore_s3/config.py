@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from regstore.params import Parameters
 
-__all__ = ["KNOWN_KEYS", "MiB", "S3Config", "parse"]
+__all__ = ["DEFAULT_UPLOAD_CONCURRENCY", "KNOWN_KEYS", "MiB", "S3Config", "parse"]
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -25,6 +25,11 @@ GiB = 1 << 30
 MIN_PART = 5 * MiB
 MAX_PART = 5 * GiB
 MAX_INT64 = (1 << 63) - 1
+#: S3's most parts in one multipart upload: more parts in flight than that is meaningless.
+MAX_PARTS = 10_000
+#: Parts of one writer uploading at once unless ``multipartuploadmaxconcurrency`` says
+#: otherwise: s3transfer's default of 10 threads, memory about 11 x ``chunksize``.
+DEFAULT_UPLOAD_CONCURRENCY = 10
 
 KNOWN_KEYS = (
     "region",
@@ -43,6 +48,7 @@ KNOWN_KEYS = (
     "multipartcopychunksize",
     "multipartcopymaxconcurrency",
     "multipartcopythresholdsize",
+    "multipartuploadmaxconcurrency",
     "rootdirectory",
     "storageclass",
     "objectacl",
@@ -109,6 +115,7 @@ class S3Config:
     multipartcopychunksize: int
     multipartcopymaxconcurrency: int
     multipartcopythresholdsize: int
+    multipartuploadmaxconcurrency: int
     rootdirectory: str
     storageclass: str | None
     objectacl: str
@@ -171,6 +178,12 @@ def parse(driver_name: str, values: Mapping[str, Any] | None) -> S3Config:
         ),
         multipartcopythresholdsize=p.integer(
             "multipartcopythresholdsize", 32 * MiB, minimum=0, maximum=MAX_PART
+        ),
+        multipartuploadmaxconcurrency=p.integer(
+            "multipartuploadmaxconcurrency",
+            DEFAULT_UPLOAD_CONCURRENCY,
+            minimum=1,
+            maximum=MAX_PARTS,
         ),
         rootdirectory=p.string("rootdirectory", "") or "",
         storageclass=_storage_class(p),

@@ -1,8 +1,9 @@
 """The S3 writer: equal multipart parts uploaded in parallel, resumable from any process.
 
 Bytes are cut into parts of exactly ``chunksize`` (servers such as R2 reject
-unequal parts) and up to ``PARTS_IN_FLIGHT`` parts upload at once, so memory
-stays near ``(PARTS_IN_FLIGHT + 1) * chunksize`` whatever the stream's size.
+unequal parts) and up to ``multipartuploadmaxconcurrency`` parts (default
+``PARTS_IN_FLIGHT``) upload at once, so memory stays near ``(parts in flight +
+1) * chunksize`` whatever the stream's size.
 ``close`` stores the bytes short of a part as a tail object and the upload's
 state as a JSON object (see ``uploads``); a later ``writer(path, append=True)``
 anywhere continues from it, reading back only that tail. An upload that never
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from regstore.driver import FileWriter
 from regstore.errors import DriverError
 
+from .config import DEFAULT_UPLOAD_CONCURRENCY
 from .errors import s3_errors
 from .uploads import UploadState, complete_upload
 
@@ -30,8 +32,9 @@ __all__ = ["PARTS_IN_FLIGHT", "S3Writer"]
 
 LOGGER = logging.getLogger("regstore_s3")
 
-#: Parts of one writer uploading at the same time.
-PARTS_IN_FLIGHT = 4
+#: Parts of one writer uploading at the same time, unless the driver's
+#: ``multipartuploadmaxconcurrency`` parameter says otherwise.
+PARTS_IN_FLIGHT = DEFAULT_UPLOAD_CONCURRENCY
 
 
 class S3Writer(FileWriter):
@@ -43,6 +46,7 @@ class S3Writer(FileWriter):
         self._driver = driver
         self._uploads = driver.uploads
         self._key = driver.layout.key(path)
+        self._parts_in_flight = driver.config.multipartuploadmaxconcurrency
         self._saved = saved
         #: The upload as this writer sees it; ``tail_key`` is None once the tail is read back.
         self._upload = state
@@ -140,7 +144,7 @@ class S3Writer(FileWriter):
         number = len(self._upload.parts) + len(self._inflight) + 1
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
-                PARTS_IN_FLIGHT, thread_name_prefix=f"regstore-s3-parts-{self.path}"
+                self._parts_in_flight, thread_name_prefix=f"regstore-s3-parts-{self.path}"
             )
         future = self._pool.submit(self._upload_part, upload_id, number, part)
         self._inflight.append((number, future))
@@ -180,10 +184,10 @@ class S3Writer(FileWriter):
         return upload_id
 
     def _make_room(self) -> None:
-        """Wait until fewer than ``PARTS_IN_FLIGHT`` parts are uploading, before a new one."""
+        """Wait until fewer than the parts in flight are uploading, before a new one."""
         while True:
             running = [future for _, future in self._inflight if not future.done()]
-            if len(running) < PARTS_IN_FLIGHT:
+            if len(running) < self._parts_in_flight:
                 break
             wait(running, return_when=FIRST_COMPLETED)
         self._collect(wait_all=False)
