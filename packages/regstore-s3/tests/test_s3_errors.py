@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,40 @@ def test_delete_reports_each_key_it_could_not_delete(
     message = str(failure(lambda: driver.delete("/locked")))
     assert message.startswith("s3: delete of /locked: 1 object(s) could not be deleted: /locked")
     assert "AccessDenied" in message
+
+
+def test_keys_refused_in_every_batch_are_reported_together(backend: Backend) -> None:
+    bucket = unique_name("locked")
+    backend.client.create_bucket(Bucket=bucket)
+    try:
+        keys = [f"root/tree/{i:04d}" for i in range(1003)]  # two DeleteObjects batches
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda key: backend.client.put_object(Bucket=bucket, Key=key), keys))
+        refused = [f"arn:aws:s3:::{bucket}/{key}" for key in (keys[1], keys[1001])]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:DeleteObject",
+                    "Resource": refused,
+                }
+            ],
+        }
+        backend.client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        driver = regstore.create("s3", backend.parameters(bucket=bucket, rootdirectory="root"))
+        message = str(failure(lambda: driver.delete("/tree")))
+        assert message.startswith("s3: delete of /tree: 2 object(s) could not be deleted: ")
+        assert "/tree/0001 (AccessDenied" in message
+        assert "/tree/1001 (AccessDenied" in message
+        left = backend.client.list_objects_v2(Bucket=bucket, Prefix="root/")
+        assert [item["Key"] for item in left.get("Contents", ())] == [keys[1], keys[1001]]
+    finally:
+        with contextlib.suppress(Exception):
+            backend.client.delete_bucket_policy(Bucket=bucket)
+        wipe(backend.client, bucket, "")
+        backend.client.delete_bucket(Bucket=bucket)
 
 
 @pytest.mark.parametrize(

@@ -26,10 +26,11 @@ from regstore.walking import EPOCH, walk_flat
 from .client import build_client
 from .config import S3Config, parse
 from .copying import server_side_copy
+from .deleting import BatchDeleter
 from .errors import DENIED, NOT_FOUND, error_code, s3_errors, translate
 from .layout import PAST_VALID, Layout
 from .reader import open_object, read_object
-from .uploads import DELETE_BATCH, Uploads
+from .uploads import Uploads
 from .writer import S3Writer
 
 __all__ = ["S3AWSDriver", "S3Driver"]
@@ -172,22 +173,14 @@ class S3Driver(StorageDriver):
 
     def delete(self, path: str) -> None:
         key = self.layout.key(path)
-        found = False
-        batch: builtins.list[str] = []
-        with s3_errors(self.bucket, path):
-            first = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
-        if any(item["Key"] == key for item in first.get("Contents", ())):
-            batch.append(key)
-        for item in self._objects(self.layout.below(path), path):
-            batch.append(item["Key"])
-            if len(batch) == DELETE_BATCH:
-                found = True
-                self.uploads.delete_keys(batch, path)
-                batch = []
-        if batch:
-            found = True
-            self.uploads.delete_keys(batch, path)
-        if not self.uploads.discard_below(path) and not found:
+        with BatchDeleter(self.uploads, path) as deleter:
+            for item in self._objects(self.layout.below(path), path):
+                deleter.add(item["Key"])
+            # Sent while the last batches are still being deleted.
+            if self._is_file(key, path):
+                deleter.add(key)
+            deleter.finish()
+        if not self.uploads.discard_below(path) and not deleter.count:
             raise PathNotFoundError(path)
 
     def redirect_url(
@@ -246,6 +239,12 @@ class S3Driver(StorageDriver):
         except PathNotFoundError:
             return None
         return int(answer["ContentLength"]), str(answer["ETag"])
+
+    def _is_file(self, key: str, path: str) -> bool:
+        """True when an object is stored at exactly ``key`` (a one-key listing, not a HEAD)."""
+        with s3_errors(self.bucket, path):
+            first = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        return any(item["Key"] == key for item in first.get("Contents", ()))
 
     def _objects(self, prefix: str, path: str, after: str | None = None) -> Iterator[Any]:
         """Every object below ``prefix`` in key order, paged by ``StartAfter``.

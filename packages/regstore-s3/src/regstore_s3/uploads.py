@@ -31,6 +31,7 @@ __all__ = [
     "Uploads",
     "complete_upload",
     "multipart_etag",
+    "refused",
 ]
 
 LOGGER = logging.getLogger("regstore_s3")
@@ -87,6 +88,15 @@ class UploadState:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not an upload state object: {exc}") from exc
+
+
+def refused(path: str, failures: list[str]) -> DriverError:
+    """The error of a delete of ``path`` the server refused for some keys, each described."""
+    shown = "; ".join(failures[:10])
+    more = f"; and {len(failures) - 10} more" if len(failures) > 10 else ""
+    return DriverError(
+        f"delete of {path}: {len(failures)} object(s) could not be deleted: {shown}{more}"
+    )
 
 
 def multipart_etag(part_etags: list[str]) -> str | None:
@@ -299,23 +309,22 @@ class Uploads:
         failures: list[str] = []
         pending = list(keys)
         for start in range(0, len(pending), DELETE_BATCH):
-            batch = pending[start : start + DELETE_BATCH]
-            with s3_errors(self.bucket, path):
-                answer = self.client.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
-                )
-            for error in answer.get("Errors", ()):
-                failures.append(
-                    f"{self._describe(error.get('Key', '?'))}"
-                    f" ({error.get('Code', 'error')}: {error.get('Message', 'no message')})"
-                )
+            failures.extend(self.delete_batch(pending[start : start + DELETE_BATCH], path))
         if failures:
-            shown = "; ".join(failures[:10])
-            more = f"; and {len(failures) - 10} more" if len(failures) > 10 else ""
-            raise DriverError(
-                f"delete of {path}: {len(failures)} object(s) could not be deleted: {shown}{more}"
+            raise refused(path, failures)
+
+    def delete_batch(self, keys: list[str], path: str) -> list[str]:
+        """One DeleteObjects request of at most 1000 ``keys``; each key refused, described."""
+        with s3_errors(self.bucket, path):
+            answer = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
             )
+        return [
+            f"{self._describe(error.get('Key', '?'))}"
+            f" ({error.get('Code', 'error')}: {error.get('Message', 'no message')})"
+            for error in answer.get("Errors", ())
+        ]
 
     def _describe(self, key: str) -> str:
         path = self.layout.path(key)
