@@ -1,8 +1,9 @@
 """The boto3 client the driver talks through, configured from ``S3Config``.
 
-Retries come from botocore's standard retry mode; the connection pool holds at
-least one connection per part a writer keeps in flight, and one per part of a
-parallel copy up to a bound. Without ``accesskey`` and ``secretkey`` the AWS
+Retries come from botocore's standard retry mode; timestamps are parsed by
+``timestamps.parse`` (a listing carries one per key); the connection pool holds
+at least one connection per part a writer keeps in flight, and one per part of
+a parallel copy up to a bound. Without ``accesskey`` and ``secretkey`` the AWS
 SDK's default credential chain applies.
 """
 
@@ -11,8 +12,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
+from . import timestamps
 from .config import S3Config
 from .logs import install_request_logging
 
@@ -38,7 +41,12 @@ def pool_size(config: S3Config) -> int:
 
 def build_client(config: S3Config, endpoint: str | None = None) -> Any:
     """A boto3 S3 client for ``config``; ``endpoint`` replaces ``regionendpoint`` (presigning)."""
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=timestamps.parse
+    )
     session = boto3.session.Session(
+        botocore_session=core,
         aws_access_key_id=config.accesskey,
         aws_secret_access_key=config.secretkey,
         aws_session_token=config.sessiontoken,
