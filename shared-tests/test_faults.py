@@ -193,10 +193,6 @@ class TestFaultyS3Radosgw(FaultySuite):
     unsupported = _declared("test_conformance_s3", "TestS3Radosgw")
 
 
-@known_defect(
-    "azure-storage-blob does not retry 429, cut download bodies or a DELETE whose "
-    "answer was lost (it then reports the path missing)"
-)
 class TestFaultyAzureAzurite(FaultySuite):
     label = "azure-azurite"
     unsupported = _declared("test_conformance_azure", "TestAzureOnAzurite")
@@ -437,9 +433,6 @@ class TestSingleFaultS3Radosgw(SingleFaultTests):
     label = "s3-rgw"
 
 
-@known_defect(
-    "azure-storage-blob treats 429 as final, so a single 429 on a download is not retried"
-)
 class TestSingleFaultAzureAzurite(SingleFaultTests):
     label = "azure-azurite"
 

@@ -331,10 +331,6 @@ class TestLoadS3Radosgw(LoadTests):
     label = "s3-rgw"
 
 
-@known_defect(
-    "a download of a blob replaced between its chunks fails with 412 ConditionNotMet "
-    "instead of restarting on the new version"
-)
 class TestLoadAzureAzurite(LoadTests):
     label = "azure-azurite"
 
