@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import IO, Any
 
 from google.api_core import exceptions as api
@@ -30,6 +30,7 @@ from .config import NAME, GCSConfig, parse
 from .deleting import Deleter
 from .errors import ErrorMap
 from .layout import Layout
+from .listing import NAME_FIELDS, Lister, mod_time
 from .reader import BoundedReader, ObjectReader
 from .uploads import Pending, UploadStore
 from .writer import GCSWriter
@@ -60,6 +61,7 @@ class GCSDriver(StorageDriver):
         self._bucket = self._client.bucket(config.bucket)
         self._layout = Layout(config.rootdirectory)
         self._retry = self._connection.retry
+        self._lister = Lister(self._client, self._bucket, retry=self._retry)
         self._executor = ThreadPoolExecutor(BACKGROUND_WORKERS, thread_name_prefix="regstore-gcs")
         self._errors = ErrorMap(config.bucket, self._connection.endpoint, self._bucket_exists)
         self._deleter = Deleter(self._client, self._bucket, self._executor, retry=self._retry)
@@ -162,29 +164,18 @@ class GCSDriver(StorageDriver):
             if path != ROOT:
                 blob = self._object(self._layout.key(path))
                 if blob is not None:
-                    return FileInfo(path, blob.size or 0, _mod_time(blob), False)
+                    return FileInfo(path, blob.size or 0, blob.updated or EPOCH, False)
             if self._any_below(path):
                 return FileInfo(path, 0, EPOCH, True)
         raise PathNotFoundError(path)
 
     def list(self, path: str) -> builtins.list[str]:
-        children: set[str] = set()
         with self._errors.translating("list", path):
-            listing = self._client.list_blobs(
-                self._bucket,
-                prefix=self._layout.children_prefix(path),
-                delimiter="/",
-                retry=self._retry,
-            )
-            for page in listing.pages:
-                for blob in page:
-                    children.add(self._layout.path(blob.name) or "")
-                for prefix in page.prefixes:
-                    children.add(self._layout.path(prefix.rstrip("/")) or "")
-        children.discard("")
+            names = self._lister.children(self._layout.children_prefix(path))
+        children = self._layout.children(path, names)
         if not children and path != ROOT:
             raise PathNotFoundError(path)
-        return sorted(children)
+        return children
 
     def walk(
         self, path: str, *, start_after: str | None = None, prune: Prune | None = None
@@ -213,14 +204,11 @@ class GCSDriver(StorageDriver):
         # Below the root, stop before the driver's own ``~`` objects.
         end = prefix + "~" if path == ROOT else None
         with self._errors.translating("walk", path):
-            listing = self._client.list_blobs(
-                self._bucket, prefix=prefix, start_offset=start, end_offset=end, retry=self._retry
-            )
-            for blob in listing:
-                found = self._layout.path(blob.name)
+            for item in self._lister.objects(prefix, start_offset=start, end_offset=end):
+                found = self._layout.path(item["name"])
                 if found is None or (after is not None and found <= after):
                     continue  # startOffset includes ``after`` itself; emulators may ignore it
-                yield FileInfo(found, blob.size or 0, _mod_time(blob), False)
+                yield FileInfo(found, int(item.get("size", 0)), mod_time(item), False)
 
     def move(self, source: str, dest: str) -> None:
         if source == dest:
@@ -323,11 +311,10 @@ class GCSDriver(StorageDriver):
         """True when some object of this store lies below the directory ``path``."""
         prefix = self._layout.children_prefix(path)
         end = prefix + "~" if path == ROOT else None
-        listing = self._client.list_blobs(
-            self._bucket, prefix=prefix, end_offset=end, max_results=1, retry=self._retry
-        )
+        listing = self._lister.objects(prefix, fields=NAME_FIELDS, end_offset=end, max_results=1)
         # Emulators may ignore endOffset and maxResults: skip the driver's own objects.
-        return any(not blob.name.startswith(self._layout.hidden_prefix) for blob in listing)
+        hidden = self._layout.hidden_prefix
+        return any(not item["name"].startswith(hidden) for item in listing)
 
     def _bucket_exists(self) -> bool:
         exists: bool = self._bucket.exists(retry=self._retry)
@@ -352,21 +339,3 @@ class GCSDriver(StorageDriver):
                 raise
 
         return run
-
-
-def _mod_time(blob: Blob) -> datetime:
-    """The object's ``updated`` time (UTC).
-
-    ``datetime.fromisoformat`` reads the RFC 3339 text about 20x faster than
-    the ``Blob.updated`` property (a ``strptime`` per object), which was a
-    quarter of a walk's time; text it cannot read (3.10 and odd fractions)
-    goes through the property.
-    """
-    text = blob._properties.get("updated")
-    if isinstance(text, str):
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-    updated = blob.updated
-    return updated if isinstance(updated, datetime) else EPOCH

@@ -8,8 +8,10 @@ path character, so no path can name them, and they sort after every path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from regstore.errors import InvalidPathError
-from regstore.paths import ROOT, check_path, join_key
+from regstore.paths import PATH_PATTERN, ROOT, check_path, join_key
 
 __all__ = ["HIDDEN", "Layout"]
 
@@ -19,6 +21,15 @@ HIDDEN = "~regstore"
 _STATE = "~state"
 _PART = "~part-"
 _COMPOSE = "~compose-"
+
+
+def _no_dots(path: str) -> bool:
+    """True when no component of the well-formed ``path`` is ``.`` or ``..``."""
+    try:
+        check_path(path)
+    except InvalidPathError:
+        return False
+    return True
 
 
 class Layout:
@@ -40,14 +51,34 @@ class Layout:
         return self.prefix if path == ROOT else self.key(path) + "/"
 
     def path(self, name: str) -> str | None:
-        """The path an object name stands for, or None (hidden or not a valid path)."""
+        """The path an object name stands for, or None (hidden or not a valid path).
+
+        Called once per listed object, so the common case is one regular
+        expression; only names with a component starting with ``.`` go through
+        ``check_path`` for its ``.`` and ``..`` rule.
+        """
         if not name.startswith(self.prefix):
             return None
         candidate = "/" + name[len(self.prefix) :]
-        try:
-            return check_path(candidate)
-        except InvalidPathError:
+        if PATH_PATTERN.fullmatch(candidate) is None:
             return None
+        if "/." in candidate and not _no_dots(candidate):
+            return None
+        return candidate
+
+    def children(self, directory: str, names: Iterable[str]) -> list[str]:
+        """The paths of a directory's children, sorted and distinct, from a delimited listing.
+
+        ``names`` are the object names and prefixes (with their ``/``) listed
+        under ``children_prefix(directory)``; hidden and invalid ones are left
+        out. A directory listing can hold many thousands of names, so they are
+        handled in bulk rather than one ``path`` call each.
+        """
+        start = len(self.children_prefix(directory))
+        base = "" if directory == ROOT else directory
+        found = {f"{base}/{name[start:].rstrip('/')}" for name in names}
+        valid = PATH_PATTERN.fullmatch
+        return sorted(p for p in found if valid(p) and ("/." not in p or _no_dots(p)))
 
     def start_offset(self, after: str) -> str | None:
         """A listing ``startOffset`` at or before the first path sorting after ``after``.
