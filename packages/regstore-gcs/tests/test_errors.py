@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import regstore
+from regstore_gcs.writer import PARTS_IN_FLIGHT
 from testenv import unique_name
 
 Make = Callable[..., regstore.StorageDriver]
@@ -113,10 +114,11 @@ def test_failed_part_upload_keeps_the_last_closed_state(make_driver: Make, proxy
     writer.write(b"a" * 1000)
     writer.close()
     writer = driver.writer("/u", append=True)
-    # Parts 1 and 2 go out together; shipping part 3 waits for part 1 and sees it fail.
-    proxy.fail("POST", "/upload/", 403, times=2, reason="forbidden")
+    # PARTS_IN_FLIGHT parts go out together; shipping the next one waits for part 1
+    # and sees it fail (all of them fail, so it surfaces at the same write every run).
+    proxy.fail("POST", "/upload/", 403, times=PARTS_IN_FLIGHT, reason="forbidden")
     with pytest.raises(regstore.DriverError, match=r"storage\.objects\.create"):
-        writer.write(b"b" * (256 * 1024 * 3))
+        writer.write(b"b" * (256 * 1024 * (PARTS_IN_FLIGHT + 1)))
     with pytest.raises(regstore.DriverError, match="failed earlier"):
         writer.close()
     resumed = driver.writer("/u", append=True)

@@ -24,10 +24,10 @@ from regstore.errors import DriverError
 
 from .deleting import Deleter
 from .layout import Layout
+from .oneshot import CONTENT_TYPE, upload
 
 __all__ = ["CONTENT_TYPE", "MAX_COMPONENTS", "MAX_COMPOSE_SOURCES", "Pending", "UploadStore"]
 
-CONTENT_TYPE = "application/octet-stream"
 #: Sources one compose request accepts.
 MAX_COMPOSE_SOURCES = 32
 #: Components one composite object may have: the most parts an upload can use.
@@ -108,14 +108,19 @@ class UploadStore:
 
     def save(self, path: str, pending: Pending) -> None:
         """Write the state object: the tail as content, the part count as metadata."""
-        blob = self._bucket.blob(self._layout.state_name(path))
-        blob.metadata = {
+        metadata = {
             _META_VERSION: _VERSION,
             _META_PARTS: str(pending.parts),
             _META_PART_SIZE: str(pending.part_size),
             _META_SIZE: str(pending.size),
         }
-        blob.upload_from_string(pending.tail, content_type=CONTENT_TYPE, retry=self._retry)
+        upload(
+            self._bucket,
+            self._layout.state_name(path),
+            pending.tail,
+            metadata=metadata,
+            retry=self._retry,
+        )
 
     def forget(self, path: str) -> None:
         """Drop the state object so that a fresh upload starts from nothing."""
@@ -135,13 +140,8 @@ class UploadStore:
         return name
 
     def put(self, name: str, data: bytes) -> None:
-        """Store ``data`` as the object ``name`` in one upload and check what arrived."""
-        blob = self._bucket.blob(name)
-        blob.upload_from_string(data, content_type=CONTENT_TYPE, retry=self._retry)
-        if blob.size is not None and blob.size != len(data):
-            raise DriverError(
-                f"the storage service stored {blob.size} bytes of {name} instead of {len(data)}"
-            )
+        """Store ``data`` as the object ``name`` in one request and check what arrived."""
+        upload(self._bucket, name, data, retry=self._retry)
 
     # -- commit and cleanup -------------------------------------------------------
 

@@ -21,7 +21,7 @@ from .uploads import MAX_COMPONENTS, Pending, UploadStore
 __all__ = ["PARTS_IN_FLIGHT", "GCSWriter"]
 
 #: Part uploads one writer keeps running while it buffers the next part.
-PARTS_IN_FLIGHT = 2
+PARTS_IN_FLIGHT = 4
 
 
 class GCSWriter(FileWriter):
