@@ -366,11 +366,12 @@ def test_loopback_only() -> None:
         assert running.url.startswith("http://127.0.0.1:")
 
 
-def test_emulator_down_is_a_502(upstream: Upstream) -> None:
+@pytest.mark.parametrize("dialect", ["plain", "s3", "azure", "gcs"])
+def test_emulator_down_is_a_502(upstream: Upstream, dialect: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with FaultProxy(f"http://127.0.0.1:{port}") as proxy:
+    with FaultProxy(f"http://127.0.0.1:{port}", dialect=dialect) as proxy:
         assert request(proxy, "GET", "/x")[0] == 502
         assert proxy.stats().upstream_errors == 1
 

@@ -591,9 +591,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the emulator's answer was short: do not reuse
 
     def _send_status(self, status: int, plan: FaultPlan, request_id: str) -> None:
-        body, headers = _error_body(self.server.proxy.dialect, status, request_id)
-        if status == 502:
+        if status == 502:  # not a fault of the plan: the emulator itself did not answer
             body, headers = b"the emulator behind the fault proxy did not answer", {}
+        else:
+            body, headers = _error_body(self.server.proxy.dialect, status, request_id)
         self.send_response_only(status, _REASONS.get(status, "Bad Gateway"))
         for name, value in headers.items():
             self.send_header(name, value)
