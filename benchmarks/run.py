@@ -154,14 +154,18 @@ def _bounds(driver: str) -> tuple[int, str] | None:
 
         return 4 * BUFFER_SIZE, f"4 x {human(BUFFER_SIZE)} write buffer"
     if driver == "s3":
-        from regstore_s3.writer import PARTS_IN_FLIGHT as S3_PARTS
+        from regstore_s3.config import DEFAULT_UPLOAD_CONCURRENCY as S3_PARTS
 
         chunk = 10 * MiB  # the default chunksize
         return 4 * chunk * S3_PARTS, f"4 x {human(chunk)} chunksize x {S3_PARTS} parts"
     if driver == "azure":
         from regstore_azure.blocks import MIN_BLOCK_SIZE
+        from regstore_azure.config import DEFAULT_UPLOAD_CONCURRENCY as AZURE_BLOCKS
 
-        return 4 * MIN_BLOCK_SIZE, f"4 x {human(MIN_BLOCK_SIZE)} block, 1 in flight"
+        return (
+            4 * MIN_BLOCK_SIZE * AZURE_BLOCKS,
+            f"4 x {human(MIN_BLOCK_SIZE)} block x {AZURE_BLOCKS} in flight",
+        )
     if driver == "gcs":
         from regstore_gcs.config import DEFAULT_CHUNKSIZE
         from regstore_gcs.writer import PARTS_IN_FLIGHT as GCS_PARTS
