@@ -246,9 +246,9 @@ class GCSDriver(StorageDriver):
         with self._errors.translating("delete", path):
             for prefix in (key + "/", self._layout.upload_dir(path) + "/"):
                 group: builtins.list[str] = []
-                for blob in self._client.list_blobs(self._bucket, prefix=prefix, retry=self._retry):
+                for item in self._lister.objects(prefix, fields=NAME_FIELDS):
                     found = True
-                    group.append(blob.name)
+                    group.append(item["name"])
                     if len(group) >= _DELETE_GROUP:
                         self._deleter.delete(group)
                         group = []
