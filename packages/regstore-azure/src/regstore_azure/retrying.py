@@ -3,9 +3,12 @@
 azure-storage-blob's policy treats every 4xx answer but 408 as final, so a
 ``429 Too Many Requests`` (from a gateway in front of the account, or an
 account-level limit) failed the call at once; and it ignores ``Retry-After``,
-so a throttled request was retried sooner than the service asked. The retry
-loop itself is the SDK's (same counters, hooks and body rewinds); only which
-answers are retried and how long to wait before them differ.
+so a throttled request was retried sooner than the service asked. The SDK's
+``send`` decides with a module-level check that cannot be overridden, so
+``send`` is written again here, as a short loop over the policy's own
+methods (``increment`` with its counters and body rewinds, the retry hook,
+``get_backoff_time``); only which answers are retried and how long to wait
+before them differ.
 """
 
 from __future__ import annotations
