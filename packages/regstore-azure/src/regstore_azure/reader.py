@@ -24,11 +24,11 @@ from azure.core.exceptions import HttpResponseError, ResourceModifiedError
 from azure.storage.blob import BlobClient
 
 from regstore.errors import DriverError, StorageDriverError
+from regstore.reading import SizedReader
 
 __all__ = [
     "BUFFER_SIZE",
     "BlobRanges",
-    "BlobReader",
     "BlobReplacedError",
     "RangeStream",
     "open_reader",
@@ -179,39 +179,14 @@ class RangeStream(io.RawIOBase):
         super().close()
 
 
-class BlobReader(io.BufferedReader):
-    """A buffered reader whose ``read(n)`` never allocates more than the bytes left.
-
-    A plain buffered reader allocates ``n`` bytes up front, so ``read(2**62)``
-    raised MemoryError; the blob's size is known from the first range.
-    """
-
-    raw: RangeStream
-
-    def __init__(self, raw: RangeStream) -> None:
-        super().__init__(raw, buffer_size=BUFFER_SIZE)
-
-    def _clamp(self, size: int | None) -> int | None:
-        if size is None or size < 0:
-            return size
-        # What the buffer may hold, plus what the raw stream has not handed out.
-        return min(size, BUFFER_SIZE + self.raw.remaining)
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        return super().read(self._clamp(size))
-
-    def read1(self, size: int = -1, /) -> bytes:
-        clamped = self._clamp(size)
-        return super().read1(-1 if clamped is None else clamped)
-
-
 def open_reader(
     blob: BlobClient, path: str, offset: int, chunk: int, retries: Retries, guard: Guard
-) -> BlobReader:
+) -> SizedReader:
     """A reader of ``blob`` from ``offset``; its first range is fetched now (errors raise here)."""
     with guard():
         ranges = BlobRanges(blob, path, offset, chunk, retries)
-    return BlobReader(RangeStream(ranges, guard))
+    raw = RangeStream(ranges, guard)
+    return SizedReader(raw, lambda: raw.remaining, BUFFER_SIZE)
 
 
 def read_whole(blob: BlobClient, path: str, chunk: int, retries: Retries) -> bytes:

@@ -22,6 +22,7 @@ from google.cloud.storage import Blob
 from regstore.driver import FileInfo, FileWriter, Prune, StorageDriver
 from regstore.errors import DriverError, PathNotFoundError, StorageDriverError
 from regstore.paths import ROOT
+from regstore.reading import SizedReader
 from regstore.redaction import register_secrets
 from regstore.walking import EPOCH, walk_flat
 
@@ -31,7 +32,7 @@ from .deleting import Deleter
 from .errors import ErrorMap
 from .layout import Layout
 from .listing import NAME_FIELDS, Lister, mod_time
-from .reader import BoundedReader, ObjectReader
+from .reader import ObjectReader
 from .uploads import Pending, UploadStore
 from .writer import GCSWriter
 
@@ -126,7 +127,7 @@ class GCSDriver(StorageDriver):
             retry=self._retry,
             guard=self._guard("read", path),
         )
-        return BoundedReader(raw, buffer_size=_READ_BUFFER)
+        return SizedReader(raw, lambda: max(0, raw.size - raw.tell()), _READ_BUFFER)
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
         empty = Pending(0, self._config.chunksize, b"")

@@ -19,10 +19,7 @@ from google.cloud.storage import Blob, Bucket
 
 from regstore.errors import DriverError
 
-__all__ = ["BoundedReader", "ObjectReader"]
-
-#: Reads up to this size go straight through (the common case stays as fast).
-_CLAMP_ABOVE = 1 << 24
+__all__ = ["ObjectReader"]
 
 
 class ObjectReader(io.RawIOBase):
@@ -151,27 +148,3 @@ class ObjectReader(io.RawIOBase):
             return data
 
         return self._guard(fetch)
-
-
-class BoundedReader(io.BufferedReader):
-    """A buffered ``ObjectReader`` whose ``read(n)`` never allocates more than the bytes left.
-
-    ``io.BufferedReader.read(n)`` allocates ``n`` bytes up front, so
-    ``read(2**62)`` would raise MemoryError however small the object.
-    """
-
-    def __init__(self, raw: ObjectReader, buffer_size: int) -> None:
-        super().__init__(raw, buffer_size=buffer_size)
-        self._object = raw
-
-    def _clamp(self, size: int | None) -> int | None:
-        if size is None or size <= _CLAMP_ABOVE:
-            return size
-        return max(0, min(size, self._object.size - self.tell()))
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        return super().read(self._clamp(size))
-
-    def read1(self, size: int = -1, /) -> bytes:
-        clamped = self._clamp(size)
-        return super().read1(-1 if clamped is None else clamped)

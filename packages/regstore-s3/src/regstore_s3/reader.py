@@ -25,6 +25,7 @@ from botocore.exceptions import (
 from urllib3.exceptions import HTTPError as URLLib3Error
 
 from regstore.errors import DriverError, StorageDriverError
+from regstore.reading import SizedReader
 
 from .client import MAX_ATTEMPTS
 from .errors import error_code, translate
@@ -97,6 +98,10 @@ class ObjectReader(io.RawIOBase):
         """Bytes from the start offset to the end of the object."""
         return self._end
 
+    def remaining(self) -> int:
+        """Bytes of the object not read yet."""
+        return max(0, self._end - self._position)
+
     def readable(self) -> bool:
         return True
 
@@ -162,7 +167,7 @@ def open_object(
             return io.BytesIO()  # the object exists and ends before ``offset``
         raise
     raw = ObjectReader(client, bucket, key, path, driver_name, answer, offset)
-    return io.BufferedReader(raw, BUFFER_SIZE)
+    return SizedReader(raw, raw.remaining, BUFFER_SIZE)
 
 
 def read_object(client: Any, bucket: str, key: str, path: str, driver_name: str) -> bytes:

@@ -49,6 +49,7 @@ from ..driver import FileInfo, FileWriter, Prune, StorageDriver
 from ..errors import DriverError, PathNotFoundError
 from ..params import Parameters
 from ..paths import ROOT
+from ..reading import SizedReader
 from ..walking import EPOCH, walk_tree
 from ._fserrors import os_error
 from ._fsuploads import UploadArea
@@ -128,7 +129,7 @@ class FilesystemDriver(StorageDriver):
     def reader(self, path: str, offset: int = 0) -> IO[bytes]:
         local = self._root.local(path)
         try:
-            file = _FileReader(local)
+            file = _open_reader(local)
         except OSError as exc:
             if exc.errno in _ABSENT or isinstance(exc, IsADirectoryError):
                 raise PathNotFoundError(path) from None
@@ -326,38 +327,19 @@ def _scan(local: str, base: str, root: StorageRoot, linked: set[str]) -> list[Fi
     return found
 
 
-class _FileReader(io.BufferedReader):
-    """A buffered file reader whose ``read(n)`` never allocates more than the bytes left.
+def _open_reader(local: str) -> SizedReader:
+    """A buffered reader of the committed file at ``local``; a directory raises IsADirectoryError.
 
-    A plain file object allocates ``n`` bytes up front, so ``read(2**40)`` on a
-    small file fails with MemoryError; the committed file behind a reader is
-    never written in place (commits replace it), so its size is fixed.
+    Commits replace a file rather than write it in place, so its size is fixed
+    for the reader's life, and ``read(n)`` is clamped to the bytes left.
     """
-
-    def __init__(self, local: str) -> None:
-        raw = io.FileIO(local, "rb")  # a directory raises IsADirectoryError here
-        try:
-            self._end = os.fstat(raw.fileno()).st_size
-        except BaseException:
-            raw.close()
-            raise
-        super().__init__(raw)
-
-    def _clamp(self, size: int | None) -> int | None:
-        if size is None or size <= _CLAMP_ABOVE:
-            return size
-        return max(0, min(size, self._end - self.tell()))
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        return super().read(self._clamp(size))
-
-    def read1(self, size: int = -1, /) -> bytes:
-        clamped = self._clamp(size)
-        return super().read1(-1 if clamped is None else clamped)
-
-
-#: Reads up to this size go straight through (the common case stays as fast).
-_CLAMP_ABOVE = 1 << 24
+    raw = io.FileIO(local, "rb")
+    try:
+        end = os.fstat(raw.fileno()).st_size
+    except BaseException:
+        raw.close()
+        raise
+    return SizedReader(raw, lambda: max(0, end - raw.tell()))
 
 
 def _link_inside(root: StorageRoot, local: str) -> bool:
