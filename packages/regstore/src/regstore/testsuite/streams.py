@@ -80,6 +80,22 @@ class ReaderTests(SuiteBase):
             assert stream.read() == content[22:]
             assert stream.read() == b""
 
+    def test_reader_read_of_a_huge_size_returns_what_is_left(
+        self, driver: StorageDriver, base: str
+    ) -> None:
+        # A buffered reader allocates the size it is asked for: 2**62 bytes must not be.
+        path = f"{base}/file"
+        content = random_bytes(100_000, 6)
+        driver.put_content(path, content)
+        with driver.reader(path, 10) as raw:
+            stream = cast(io.BufferedIOBase, raw)
+            first = stream.read1(1 << 62)
+            assert first
+            assert content[10:].startswith(first)
+        with driver.reader(path, 10) as whole:
+            assert whole.read(1 << 62) == content[10:]
+            assert whole.read(1 << 62) == b""
+
     def test_concurrent_stream_reads(self, driver: StorageDriver, base: str) -> None:
         path = f"{base}/file"
         content = random_bytes(2 * MiB, 5)
