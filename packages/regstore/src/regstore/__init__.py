@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import errors
 from .__about__ import __version__
 from .config import from_config
-from .driver import FileInfo, FileWriter, StorageDriver
+from .driver import FileInfo, FileWriter, PendingUpload, StorageDriver
 from .errors import (
     DriverError,
     InvalidOffsetError,
@@ -33,6 +33,7 @@ __all__ = [
     "InvalidPathError",
     "InvalidStorageDriverError",
     "PathNotFoundError",
+    "PendingUpload",
     "StorageDriver",
     "StorageDriverError",
     "UnsupportedMethodError",

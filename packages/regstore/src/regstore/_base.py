@@ -9,9 +9,10 @@ from __future__ import annotations
 import builtins
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import IO, TypeVar
 
-from .driver import FileInfo, FileWriter, Prune, StorageDriver
+from .driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from .errors import (
     DriverError,
     InvalidOffsetError,
@@ -157,21 +158,43 @@ class CheckedDriver(StorageDriver):
         entries = self._call(
             "walk", path, lambda: self.inner.walk(path, start_after=start_after, prune=prune)
         )
-        return self._walk(path, entries)
+        return self._iterate("walk", path, entries)
 
-    def _walk(self, path: str, entries: Iterator[FileInfo]) -> Iterator[FileInfo]:
-        iterator = iter(entries)
+    def pending_uploads(self, path: str = "/") -> Iterator[PendingUpload]:
+        self._path(path, allow_root=True)
+        uploads = self._call("pending_uploads", path, lambda: self.inner.pending_uploads(path))
+        return self._iterate("pending_uploads", path, uploads)
+
+    def purge_uploads(self, before: datetime, path: str = "/") -> builtins.list[str]:
+        self._path(path, allow_root=True)
+        if not isinstance(before, datetime):
+            raise TypeError(
+                f"{self._name}: purge_uploads takes a datetime as before,"
+                f" not {type(before).__name__}"
+            )
+        if before.tzinfo is None or before.utcoffset() is None:
+            raise InvalidParameterError(
+                self._name,
+                "before",
+                f"must be a timezone-aware datetime (e.g. datetime.now(timezone.utc)),"
+                f" got the naive {before.isoformat()}",
+            )
+        return self._call("purge_uploads", path, lambda: self.inner.purge_uploads(before, path))
+
+    def _iterate(self, operation: str, path: str, items: Iterator[T]) -> Iterator[T]:
+        """Yield from ``items``, translating errors raised while iterating."""
+        iterator = iter(items)
         while True:
             try:
-                info = next(iterator)
+                item = next(iterator)
             except StopIteration:
                 return
             except Exception as exc:
-                error = translate_error(exc, self._name, "walk", path)
+                error = translate_error(exc, self._name, operation, path)
                 if error is exc:
                     raise
                 raise error from exc
-            yield info
+            yield item
 
     def close(self) -> None:
         self.inner.close()

@@ -15,9 +15,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import IO
 
-from .errors import PathNotFoundError, WriterClosedError
+from .errors import PathNotFoundError, UnsupportedMethodError, WriterClosedError
 
-__all__ = ["FileInfo", "FileWriter", "Prune", "StorageDriver"]
+__all__ = ["FileInfo", "FileWriter", "PendingUpload", "Prune", "StorageDriver"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,19 @@ class FileInfo:
 
 
 Prune = Callable[[FileInfo], bool]
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """An upload that was closed and neither committed nor cancelled.
+
+    ``size`` is its size at its last ``close``; ``modified`` (timezone-aware
+    UTC) is when that ``close`` happened, as the backend recorded it.
+    """
+
+    path: str
+    size: int
+    modified: datetime
 
 
 class FileWriter(ABC):
@@ -278,6 +291,24 @@ class StorageDriver(ABC):
                     continue  # deleted while we walked
 
         return walk_tree(children, path, start_after=start_after, prune=prune)
+
+    def pending_uploads(self, path: str = "/") -> Iterator[PendingUpload]:
+        """Every pending upload at or below ``path`` (``/`` allowed), in no set order.
+
+        Lists the uploads any instance in any process closed over the same store,
+        without reading their contents. ``/a`` never lists the upload of ``/ab``.
+        Drivers that cannot list them keep this default.
+        """
+        raise UnsupportedMethodError("pending_uploads")
+
+    def purge_uploads(self, before: datetime, path: str = "/") -> builtins.list[str]:
+        """Discard the pending uploads at or below ``path`` last closed before ``before``.
+
+        ``before`` is timezone-aware. Returns the purged paths, sorted. Nothing of
+        a purged upload stays in the backend; committed content is never touched.
+        Drivers that cannot list uploads keep this default.
+        """
+        raise UnsupportedMethodError("purge_uploads")
 
     def close(self) -> None:
         """Release clients and pools; the driver is not used afterwards."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from ..driver import FileInfo, FileWriter, Prune, StorageDriver
+from ..driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from ..errors import DriverError, PathNotFoundError
 from ..params import Parameters
 from ..paths import ROOT, is_below
@@ -36,6 +36,12 @@ class _File:
 
 
 @dataclass
+class _Pending:
+    data: bytearray
+    closed: datetime
+
+
+@dataclass
 class _Dir:
     children: dict[str, _Dir | _File] = field(default_factory=dict)
     mod_time: datetime = EPOCH
@@ -47,7 +53,7 @@ class InMemoryDriver(StorageDriver):
     def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
         Parameters("inmemory", parameters, known=())
         self._root = _Dir()
-        self._pending: dict[str, bytearray] = {}
+        self._pending: dict[str, _Pending] = {}
         self._lock = threading.RLock()
 
     @property
@@ -137,7 +143,7 @@ class InMemoryDriver(StorageDriver):
                 return _InMemoryWriter(self, path, bytearray())
             pending = self._pending.get(path)
             if pending is not None:
-                return _InMemoryWriter(self, path, bytearray(pending))
+                return _InMemoryWriter(self, path, bytearray(pending.data))
             node = self._find(path)
             start = node.data if isinstance(node, _File) else b""
             return _InMemoryWriter(self, path, bytearray(start))
@@ -179,6 +185,26 @@ class InMemoryDriver(StorageDriver):
             if not self._remove(path) and not found_pending:
                 raise PathNotFoundError(path)
 
+    def pending_uploads(self, path: str = ROOT) -> Iterator[PendingUpload]:
+        with self._lock:
+            found = [
+                PendingUpload(key, len(pending.data), pending.closed)
+                for key, pending in self._pending.items()
+                if _at_or_below(key, path)
+            ]
+        return iter(found)
+
+    def purge_uploads(self, before: datetime, path: str = ROOT) -> builtins.list[str]:
+        with self._lock:
+            purged = sorted(
+                key
+                for key, pending in self._pending.items()
+                if _at_or_below(key, path) and pending.closed < before
+            )
+            for key in purged:
+                del self._pending[key]
+        return purged
+
     def walk(
         self, path: str, *, start_after: str | None = None, prune: Prune | None = None
     ) -> Iterator[FileInfo]:
@@ -201,7 +227,7 @@ class InMemoryDriver(StorageDriver):
 
     def _keep_pending(self, path: str, buffer: bytearray) -> None:
         with self._lock:
-            self._pending[path] = bytearray(buffer)
+            self._pending[path] = _Pending(bytearray(buffer), _now())
 
     def _commit(self, path: str, buffer: bytearray) -> None:
         with self._lock:
@@ -211,6 +237,10 @@ class InMemoryDriver(StorageDriver):
     def _cancel(self, path: str) -> None:
         with self._lock:
             self._pending.pop(path, None)
+
+
+def _at_or_below(key: str, path: str) -> bool:
+    return key == path or is_below(key, path)
 
 
 class _InMemoryWriter(FileWriter):

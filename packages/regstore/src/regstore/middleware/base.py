@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO
 
-from ..driver import FileInfo, FileWriter, Prune, StorageDriver
+from ..driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 
 __all__ = ["IncompatibleDriverError", "RedirectsDisabled", "StorageMiddleware"]
 
@@ -83,6 +84,12 @@ class StorageMiddleware(StorageDriver):
         prune: Prune | None = None,
     ) -> Iterator[FileInfo]:
         return self.inner.walk(path, start_after=start_after, prune=prune)
+
+    def pending_uploads(self, path: str = "/") -> Iterator[PendingUpload]:
+        return self.inner.pending_uploads(path)
+
+    def purge_uploads(self, before: datetime, path: str = "/") -> builtins.list[str]:
+        return self.inner.purge_uploads(before, path)
 
     def close(self) -> None:
         self.inner.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 from .content import ContentTests
 from .streams import ReaderTests, WriterTests
 from .tree import MoveDeleteTests, RedirectTests, StatListTests, WalkTests
+from .uploads import UploadLifecycleTests
 
 __all__ = ["DriverSuite"]
 
@@ -38,5 +39,6 @@ class DriverSuite(
     MoveDeleteTests,
     WalkTests,
     RedirectTests,
+    UploadLifecycleTests,
 ):
     """Every conformance test; subclass it and provide the ``driver`` fixture."""
