@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -333,3 +335,94 @@ def test_delete_finds_uploads_wherever_a_long_key_is_cut(
     for path in SHORT_PIECES:
         area.discard(path)
     assert list((root / "~uploads").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [
+        ("/", SHORT_PIECES),
+        ("/a", ["/a", "/a/b"]),
+        ("/abcd", ["/abcd", "/abcd/e"]),
+        ("/abcdefgh", ["/abcdefgh", "/abcdefgh/i"]),
+        ("/abcdefgh/i", ["/abcdefgh/i"]),
+        ("/abcdefghi", ["/abcdefghi/j"]),
+        ("/abcdefghij", []),
+    ],
+)
+def test_pending_uploads_are_found_wherever_a_long_key_is_cut(
+    root: Path, folder: str, expected: list[str]
+) -> None:
+    """With 4-character pieces, keys are cut at every position: listing finds the right ones."""
+    area = UploadArea(StorageRoot(str(root)), segment=4)
+    for number, path in enumerate(SHORT_PIECES):
+        files = area.files(path)
+        os.makedirs(files.folder, exist_ok=True)
+        Path(files.data).write_bytes(b"x" * (number + 10))
+        Path(files.size).write_bytes(str(number).encode())
+    found = {upload.path: upload.size for upload in area.find(folder)}
+    assert found == {path: SHORT_PIECES.index(path) for path in expected}
+
+
+def test_purge_of_uploads_too_long_for_one_name(driver: StorageDriver, root: Path) -> None:
+    long = "/" + "d" * 250 + "/" + "e" * 250
+    paths = [long, f"{long}/x", "/" + "d" * 244 + "-other"]
+    for path in paths:
+        with driver.writer(path) as upload:
+            upload.write(path.encode())
+    assert sorted((u.path, u.size) for u in driver.pending_uploads("/")) == sorted(
+        (path, len(path)) for path in paths
+    )
+    later = datetime.now(timezone.utc) + timedelta(minutes=1)
+    assert driver.purge_uploads(later, "/" + "d" * 250) == sorted(paths[:2])
+    assert [u.path for u in driver.pending_uploads("/")] == [paths[2]]
+    assert driver.purge_uploads(later) == [paths[2]]
+    assert tree(root) == []
+
+
+def test_a_writer_killed_before_its_first_close_is_listed_and_purged(
+    driver: StorageDriver, root: Path
+) -> None:
+    """Its data file is resumable as it is, so it counts, by the file's own size and time."""
+    run_python(
+        f"""
+        import os, regstore
+        driver = regstore.create("filesystem", {{"rootdirectory": {str(root)!r}}})
+        upload = driver.writer("/killed")
+        upload.write(b"k" * (2 << 20))
+        os._exit(0)
+        """
+    )
+    data = root / "~uploads/killed~~data"
+    [upload] = list(driver.pending_uploads())
+    assert (upload.path, upload.size) == ("/killed", data.stat().st_size)
+    day_ago = time.time() - 86400
+    os.utime(data, (day_ago, day_ago))
+    assert driver.purge_uploads(datetime.now(timezone.utc) - timedelta(hours=2)) == ["/killed"]
+    assert tree(root) == []
+
+
+def test_purge_keeps_an_upload_closed_again_after_the_scan(
+    driver: StorageDriver, root: Path
+) -> None:
+    with driver.writer("/up") as upload:
+        upload.write(b"first")
+    area = UploadArea(StorageRoot(str(root)))
+    hour_ago = time.time() - 3600
+    os.utime(area.files("/up").size, (hour_ago, hour_ago))
+    [found] = list(area.find("/"))
+    with driver.writer("/up", append=True) as upload:  # resumed and closed meanwhile
+        upload.write(b" second")
+    assert not area.forget(found, time.time() - 60)
+    [kept] = list(driver.pending_uploads())
+    assert kept.size == len(b"first second")
+
+
+def test_purge_sweeps_stale_temp_files_of_killed_closes(driver: StorageDriver, root: Path) -> None:
+    with driver.writer("/a/b") as upload:
+        upload.write(b"x")
+    stale = root / "~uploads/a~b~~tmp.0123456789abcdef"
+    stale.write_bytes(b"12")
+    day_ago = time.time() - 86400
+    os.utime(stale, (day_ago, day_ago))
+    assert driver.purge_uploads(datetime.now(timezone.utc) + timedelta(minutes=1)) == ["/a/b"]
+    assert tree(root) == []

@@ -17,6 +17,11 @@ What this driver does where the contract leaves a choice:
   once made. ``append=True`` with no pending upload on committed non-empty
   content resumes from a copy of it. Uploads left in the layout of earlier
   development versions (``~uploads/P/~data``) are not resumed.
+- ``pending_uploads`` scans only the ``~uploads`` folders that can hold keys at
+  or below the path; size and time are those the last ``close`` recorded (a
+  writer killed before its first ``close`` counts by its file's own). A purge
+  looks at each upload once more right before removing it, so one closed again
+  meanwhile is kept; it also sweeps stale temp files in the folders it scans.
 - A killed process can leave hidden ``~tmp.*`` files beside a stored file; they
   never show, ``list`` and ``walk`` remove those an hour old from the folders
   they read (``delete`` likewise in ``~uploads``), and ``delete`` of the
@@ -45,7 +50,7 @@ from contextlib import suppress
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from ..driver import FileInfo, FileWriter, Prune, StorageDriver
+from ..driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from ..errors import DriverError, PathNotFoundError
 from ..params import Parameters
 from ..paths import ROOT
@@ -270,6 +275,26 @@ class FilesystemDriver(StorageDriver):
             remove_empty_dirs(directory, self._root.path)
             raise self._error(exc, f"move {source} to", dest, writing=True) from exc
         remove_empty_dirs(os.path.dirname(origin), self._root.path)
+
+    def pending_uploads(self, path: str = "/") -> Iterator[PendingUpload]:
+        if path != "/":
+            self._root.local(path)  # refuses a path a symlink leads out of the root
+        try:
+            for found in self._uploads.find(path):
+                yield PendingUpload(found.path, found.size, found.modified)
+        except OSError as exc:
+            raise self._error(exc, "list the pending uploads below", path) from exc
+
+    def purge_uploads(self, before: datetime, path: str = "/") -> builtins.list[str]:
+        cutoff = before.timestamp()
+        purged: builtins.list[str] = []
+        try:
+            for found in self._uploads.find(path):
+                if found.closed < cutoff and self._uploads.forget(found, cutoff):
+                    purged.append(found.path)
+        except OSError as exc:
+            raise self._error(exc, "purge the pending uploads below", path, writing=True) from exc
+        return sorted(purged)
 
     def delete(self, path: str) -> None:
         local = self._root.local(path)

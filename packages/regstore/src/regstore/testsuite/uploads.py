@@ -37,7 +37,9 @@ def _pending(driver: StorageDriver, path: str) -> list[tuple[str, int]]:
 class UploadLifecycleTests(SuiteBase):
     """``pending_uploads`` and ``purge_uploads``."""
 
-    def test_pending_uploads_lists_closed_uploads_only(self, driver: StorageDriver, base: str) -> None:
+    def test_pending_uploads_lists_closed_uploads_only(
+        self, driver: StorageDriver, base: str
+    ) -> None:
         started = _now()
         _close_upload(driver, f"{base}/a/one", random_bytes(1000, 1))
         _close_upload(driver, f"{base}/a/empty", b"")
@@ -50,7 +52,10 @@ class UploadLifecycleTests(SuiteBase):
         committed.commit()
         finished = _now()
         uploads = sorted(driver.pending_uploads(base), key=lambda u: u.path)
-        assert [(u.path, u.size) for u in uploads] == [(f"{base}/a/empty", 0), (f"{base}/a/one", 1000)]
+        assert [(u.path, u.size) for u in uploads] == [
+            (f"{base}/a/empty", 0),
+            (f"{base}/a/one", 1000),
+        ]
         for upload in uploads:
             assert isinstance(upload, PendingUpload)
             assert upload.modified.utcoffset() == timedelta(0), "modified must be aware UTC"
@@ -135,7 +140,9 @@ class UploadLifecycleTests(SuiteBase):
         leftovers: Callable[[], list[str]],
     ) -> None:
         _close_upload(driver, f"{base}/upload", random_bytes(4000, 4))
-        assert second_driver.purge_uploads(_now() + timedelta(minutes=5), base) == [f"{base}/upload"]
+        assert second_driver.purge_uploads(_now() + timedelta(minutes=5), base) == [
+            f"{base}/upload"
+        ]
         assert _pending(driver, base) == []
         assert leftovers() == []
         writer = driver.writer(f"{base}/upload", append=True)
@@ -148,6 +155,6 @@ class UploadLifecycleTests(SuiteBase):
         with pytest.raises(InvalidPathError):
             driver.purge_uploads(_now(), "/a/../b")
         with pytest.raises(InvalidParameterError, match="timezone-aware"):
-            driver.purge_uploads(datetime.now())  # noqa: DTZ005 - naive on purpose
+            driver.purge_uploads(datetime.now())  # naive on purpose
         with pytest.raises(TypeError, match="datetime"):
             driver.purge_uploads("168h")  # type: ignore[arg-type]
