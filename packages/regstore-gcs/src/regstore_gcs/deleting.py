@@ -55,21 +55,33 @@ class Deleter:
 
     def delete(self, names: Sequence[str]) -> None:
         """Delete every name; raise the first failure other than "already gone"."""
-        if len(names) == 1:
-            self._delete_one(names[0])
+        self.delete_versions([(name, None) for name in names])
+
+    def delete_versions(self, objects: Sequence[tuple[str, int | None]]) -> None:
+        """Delete each ``(name, generation)``; a generation other than the live one is left alone.
+
+        With a generation the delete is conditional (``ifGenerationMatch``): an
+        object written again since it was listed is someone else's now, so its
+        precondition failure is skipped like "already gone". None deletes
+        whatever is there.
+        """
+        if len(objects) == 1:
+            self._delete_one(*objects[0])
             return
-        groups = [names[start : start + BATCH_LIMIT] for start in range(0, len(names), BATCH_LIMIT)]
+        groups = [
+            objects[start : start + BATCH_LIMIT] for start in range(0, len(objects), BATCH_LIMIT)
+        ]
         for group in groups:
             if self.batches and len(group) > 1 and self._delete_batch(group):
                 continue
             self._delete_singles(group)
 
-    def _delete_batch(self, names: Sequence[str]) -> bool:
-        """Delete ``names`` in one batch request; False when singles must finish the job."""
+    def _delete_batch(self, objects: Sequence[tuple[str, int | None]]) -> bool:
+        """Delete ``objects`` in one batch request; False when singles must finish the job."""
         try:
             with self._client.batch(raise_exception=True):
-                for name in names:
-                    self._bucket.blob(name).delete(retry=None)
+                for name, generation in objects:
+                    self._bucket.blob(name).delete(retry=None, if_generation_match=generation)
         except ValueError as exc:
             if "multi-part" in str(exc):
                 # "Bad response: not multi-part": the server has no batch endpoint.
@@ -86,12 +98,12 @@ class Deleter:
             return False
         return True
 
-    def _delete_singles(self, names: Sequence[str]) -> None:
-        futures = [self._executor.submit(self._delete_one, name) for name in names]
+    def _delete_singles(self, objects: Sequence[tuple[str, int | None]]) -> None:
+        futures = [self._executor.submit(self._delete_one, *item) for item in objects]
         wait(futures)
         for future in futures:
             future.result()  # the first failure, once every delete has finished
 
-    def _delete_one(self, name: str) -> None:
-        with contextlib.suppress(api.NotFound):
-            self._bucket.blob(name).delete(retry=self._retry)
+    def _delete_one(self, name: str, generation: int | None = None) -> None:
+        with contextlib.suppress(api.NotFound, api.PreconditionFailed):
+            self._bucket.blob(name).delete(retry=self._retry, if_generation_match=generation)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from google.api_core import exceptions as api
 from google.cloud.storage import Blob
 
-from regstore.driver import FileInfo, FileWriter, Prune, StorageDriver
+from regstore.driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from regstore.errors import DriverError, PathNotFoundError, StorageDriverError
 from regstore.paths import ROOT
 from regstore.reading import SizedReader
@@ -31,6 +31,7 @@ from .config import NAME, GCSConfig, parse
 from .deleting import Deleter
 from .errors import ErrorMap
 from .layout import Layout
+from .lifecycle import UploadLifecycle
 from .listing import NAME_FIELDS, Lister, mod_time
 from .reader import ObjectReader
 from .uploads import Pending, UploadStore
@@ -68,6 +69,10 @@ class GCSDriver(StorageDriver):
         self._deleter = Deleter(self._client, self._bucket, self._executor, retry=self._retry)
         self._uploads = UploadStore(
             self._client, self._bucket, self._layout, self._deleter, self._executor,
+            retry=self._retry,
+        )  # fmt: skip
+        self._lifecycle = UploadLifecycle(
+            self._bucket, self._layout, self._lister, self._deleter, self._executor,
             retry=self._retry,
         )  # fmt: skip
 
@@ -262,6 +267,22 @@ class GCSDriver(StorageDriver):
                 found = True
         if not found:
             raise PathNotFoundError(path)
+
+    # -- pending uploads ----------------------------------------------------------
+
+    def pending_uploads(self, path: str = ROOT) -> Iterator[PendingUpload]:
+        return self._translated("pending_uploads", path, self._lifecycle.pending(path))
+
+    def purge_uploads(self, before: datetime, path: str = ROOT) -> builtins.list[str]:
+        with self._errors.translating("purge_uploads", path):
+            return self._lifecycle.purge(before, path)
+
+    def _translated(
+        self, operation: str, path: str, items: Iterator[PendingUpload]
+    ) -> Iterator[PendingUpload]:
+        """Yield from ``items`` with this driver's error mapping (listing happens lazily)."""
+        with self._errors.translating(operation, path):
+            yield from items
 
     # -- redirects ------------------------------------------------------------------
 

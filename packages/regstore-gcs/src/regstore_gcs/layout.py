@@ -130,6 +130,25 @@ class Layout:
         """An intermediate object of a chained compose at ``commit``."""
         return f"{self.upload_dir(path)}/{_COMPOSE}{level}-{index:06d}"
 
+    def uploads_prefix(self, path: str) -> str:
+        """The prefix every object of every pending upload at or below ``path`` starts with."""
+        return f"{self.hidden_prefix}uploads/" if path == ROOT else self.upload_dir(path) + "/"
+
+    def upload_of(self, name: str) -> tuple[str, bool] | None:
+        """The path whose pending upload owns the object ``name``, and whether it is the state.
+
+        None for a name that belongs to no upload (outside the staging area,
+        not a ``~`` object, or under a directory no valid path maps to).
+        """
+        start = f"{self.hidden_prefix}uploads"
+        directory, _, base = name.rpartition("/")
+        if not base.startswith("~") or not directory.startswith(start + "/"):
+            return None
+        path = directory[len(start) :]
+        if PATH_PATTERN.fullmatch(path) is None or ("/." in path and not _no_dots(path)):
+            return None
+        return path, base == _STATE
+
     def owns(self, path: str, name: str) -> bool:
         """True when ``name`` belongs to the pending upload of ``path`` itself."""
         rest = name[len(self.upload_dir(path)) + 1 :]

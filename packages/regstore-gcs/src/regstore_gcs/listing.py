@@ -19,7 +19,7 @@ from google.cloud import storage
 
 from regstore.walking import EPOCH
 
-__all__ = ["CHILD_FIELDS", "FILE_FIELDS", "NAME_FIELDS", "Lister", "mod_time"]
+__all__ = ["CHILD_FIELDS", "FILE_FIELDS", "NAME_FIELDS", "STAGED_FIELDS", "Lister", "mod_time"]
 
 #: What a walk reads of each object; ``nextPageToken`` must stay, or paging stops.
 FILE_FIELDS = "items(name,size,updated),nextPageToken"
@@ -27,6 +27,8 @@ FILE_FIELDS = "items(name,size,updated),nextPageToken"
 CHILD_FIELDS = "items(name),prefixes,nextPageToken"
 #: What an existence check reads.
 NAME_FIELDS = "items(name),nextPageToken"
+#: What the pending-upload listings read: the state's metadata holds the size.
+STAGED_FIELDS = "items(name,updated,generation,metadata),nextPageToken"
 
 _FRACTION = re.compile(r"\.(\d+)")
 
@@ -47,14 +49,20 @@ class Lister:
         start_offset: str | None = None,
         end_offset: str | None = None,
         max_results: int | None = None,
+        match_glob: str | None = None,
     ) -> Iterator[Mapping[str, Any]]:
-        """Every object whose name starts with ``prefix``, in name order, page by page."""
+        """Every object whose name starts with ``prefix``, in name order, page by page.
+
+        ``match_glob`` narrows the listing on servers that support it; callers
+        still filter, since fake-gcs-server ignores it.
+        """
         listing = self._client.list_blobs(
             self._bucket,
             prefix=prefix,
             start_offset=start_offset,
             end_offset=end_offset,
             max_results=max_results,
+            match_glob=match_glob,
             fields=fields,
             retry=self._retry,
         )

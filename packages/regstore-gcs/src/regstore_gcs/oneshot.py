@@ -21,7 +21,7 @@ from google.cloud import storage
 
 from regstore.errors import DriverError
 
-__all__ = ["CONTENT_TYPE", "upload"]
+__all__ = ["CONTENT_TYPE", "crc32c", "upload"]
 
 CONTENT_TYPE = "application/octet-stream"
 
@@ -32,13 +32,16 @@ def upload(
     data: bytes,
     *,
     metadata: Mapping[str, str] | None = None,
+    if_generation_match: int | None = None,
     retry: Any,
 ) -> Mapping[str, Any]:
     """Store ``data`` as the object ``name`` and return the object's resource.
 
-    Idempotent (same name, same bytes), so the retry policy may send it again.
+    Idempotent (same name, same bytes), so the retry policy may send it again;
+    with ``if_generation_match`` a resent request whose first answer was lost
+    fails with ``PreconditionFailed``, which the caller has to check.
     """
-    checksum = _crc32c(data)
+    checksum = crc32c(data)
     resource: dict[str, Any] = {"name": name, "contentType": CONTENT_TYPE, "crc32c": checksum}
     if metadata:
         resource["metadata"] = dict(metadata)
@@ -54,10 +57,13 @@ def upload(
         )
     )
     connection = bucket.client._connection
+    query = {"uploadType": "multipart"}
+    if if_generation_match is not None:
+        query["ifGenerationMatch"] = str(if_generation_match)
     stored: Mapping[str, Any] = connection.api_request(
         method="POST",
         path=f"{bucket.path}/o",
-        query_params={"uploadType": "multipart"},
+        query_params=query,
         data=body,
         content_type=f'multipart/related; boundary="{boundary}"',
         api_base_url=f"{connection.API_BASE_URL}/upload",
@@ -76,6 +82,6 @@ def upload(
     return stored
 
 
-def _crc32c(data: bytes) -> str:
+def crc32c(data: bytes) -> str:
     """The CRC32C of ``data`` as the JSON API writes it (base64 of the big-endian value)."""
     return base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()

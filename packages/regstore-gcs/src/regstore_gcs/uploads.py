@@ -12,7 +12,7 @@ last compose, so the object appears whole or not at all.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +24,16 @@ from regstore.errors import DriverError
 
 from .deleting import Deleter
 from .layout import Layout
-from .oneshot import CONTENT_TYPE, upload
+from .oneshot import CONTENT_TYPE, crc32c, upload
 
-__all__ = ["CONTENT_TYPE", "MAX_COMPONENTS", "MAX_COMPOSE_SOURCES", "Pending", "UploadStore"]
+__all__ = [
+    "CONTENT_TYPE",
+    "MAX_COMPONENTS",
+    "MAX_COMPOSE_SOURCES",
+    "Pending",
+    "UploadStore",
+    "listed_size",
+]
 
 #: Sources one compose request accepts.
 MAX_COMPOSE_SOURCES = 32
@@ -47,11 +54,25 @@ class Pending:
     parts: int
     part_size: int
     tail: bytes
+    #: The state object's generation; 0 when there is none.
+    generation: int = 0
 
     @property
     def size(self) -> int:
         """Bytes in the upload: every part plus the tail."""
         return self.parts * self.part_size + len(self.tail)
+
+
+def listed_size(resource: Mapping[str, Any]) -> int | None:
+    """An upload's size from its state object's listed resource; None when unreadable."""
+    meta = resource.get("metadata") or {}
+    if meta.get(_META_VERSION) != _VERSION:
+        return None
+    try:
+        size = int(meta[_META_SIZE])
+    except (KeyError, ValueError):
+        return None
+    return size if size >= 0 else None
 
 
 class UploadStore:
@@ -104,23 +125,51 @@ class UploadStore:
                 f"the pending upload of {path} has inconsistent state: {parts} parts of"
                 f" {part_size} bytes and a {len(tail)}-byte tail do not make {size} bytes"
             )
-        return Pending(parts, part_size, tail)
+        return Pending(parts, part_size, tail, blob.generation or 0)
 
-    def save(self, path: str, pending: Pending) -> None:
-        """Write the state object: the tail as content, the part count as metadata."""
+    def save(self, path: str, pending: Pending, *, expected: int | None = None) -> None:
+        """Write the state object: the tail as content, the part count as metadata.
+
+        With ``expected`` (a generation, 0 for none) the write happens only if
+        the state is still that version: a resumed upload that was purged,
+        cancelled or closed by another writer meanwhile fails with
+        ``DriverError`` instead of describing parts that are gone.
+        """
         metadata = {
             _META_VERSION: _VERSION,
             _META_PARTS: str(pending.parts),
             _META_PART_SIZE: str(pending.part_size),
             _META_SIZE: str(pending.size),
         }
-        upload(
-            self._bucket,
-            self._layout.state_name(path),
-            pending.tail,
-            metadata=metadata,
-            retry=self._retry,
-        )
+        name = self._layout.state_name(path)
+        try:
+            upload(
+                self._bucket,
+                name,
+                pending.tail,
+                metadata=metadata,
+                if_generation_match=expected,
+                retry=self._retry,
+            )
+        except api.PreconditionFailed:
+            if self._saved(name, metadata, pending.tail):
+                return  # an earlier attempt of this save landed; its answer was lost
+            raise DriverError(
+                f"the pending upload of {path} changed after this writer resumed it: it was"
+                " purged, cancelled or closed by another writer, so this close was not kept;"
+                " resume the upload again or start it over"
+            ) from None
+
+    def _saved(self, name: str, metadata: Mapping[str, str], tail: bytes) -> bool:
+        """True when the state object ``name`` holds exactly ``metadata`` and ``tail``."""
+        blob = self._bucket.blob(name)
+        try:
+            blob.reload(retry=self._retry)
+        except api.NotFound:
+            return False
+        if blob.metadata != dict(metadata) or blob.size != len(tail):
+            return False
+        return bool(blob.crc32c == crc32c(tail))
 
     def forget(self, path: str) -> None:
         """Drop the state object so that a fresh upload starts from nothing."""

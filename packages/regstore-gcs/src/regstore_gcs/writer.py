@@ -44,6 +44,8 @@ class GCSWriter(FileWriter):
         self._errors = errors
         self._part_size = pending.part_size
         self._parts = pending.parts
+        # A resumed upload closes only over the state it resumed (see ``UploadStore.save``).
+        self._expected = None if fresh else pending.generation
         self._buffer = bytearray(pending.tail)
         # The buffer still equals the state object's content (usable as a compose source).
         self._tail_saved = bool(pending.tail) and not fresh
@@ -78,7 +80,9 @@ class GCSWriter(FileWriter):
             self._settle(0)
             if self._dirty:
                 self._uploads.save(
-                    self.path, Pending(self._parts, self._part_size, bytes(self._buffer))
+                    self.path,
+                    Pending(self._parts, self._part_size, bytes(self._buffer)),
+                    expected=self._expected,
                 )
             self._buffer = bytearray()
 
