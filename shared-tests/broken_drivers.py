@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 from regstore.driver import FileInfo, Prune
 from regstore.drivers.inmemory import InMemoryDriver, _InMemoryWriter
@@ -53,9 +55,21 @@ class PrefixDelete(InMemoryDriver):
                 super().delete(sibling)
 
 
+class PurgeEverything(InMemoryDriver):
+    """Purges every pending upload whose path starts with the given one, whatever its age."""
+
+    def purge_uploads(self, before: datetime, path: str = "/") -> builtins.list[str]:
+        with self._lock:
+            purged = sorted(key for key in self._pending if key.startswith(path))
+            for key in purged:
+                del self._pending[key]
+        return purged
+
+
 __all__ = [
     "NonAtomicPut",
     "PrefixDelete",
+    "PurgeEverything",
     "VisiblePendingUpload",
     "WrongWalkOrder",
     "walk_tree",

@@ -35,6 +35,10 @@ class TestBroken(DriverSuite):
         ),
         ("WrongWalkOrder", ["test_walk_order_and_infos", "test_walk_byte_order_example"]),
         ("PrefixDelete", ["test_delete_only_deletes_subpaths"]),
+        (
+            "PurgeEverything",
+            ["test_purge_uploads_keeps_newer_uploads", "test_purge_uploads_only_at_or_below_path"],
+        ),
     ],
 )
 def test_suite_fails_a_broken_driver(
