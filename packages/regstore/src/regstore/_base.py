@@ -1,16 +1,20 @@
-"""The one wrapper around every driver: validation, the driver name in errors, limits.
+"""The one wrapper around every driver: validation, the driver name in errors, limits, telemetry.
 
 ``regstore.create`` returns a ``CheckedDriver`` around the driver it builds, so
-drivers implement storage logic only and never repeat these checks.
+drivers implement storage logic only and never repeat these checks. When
+OpenTelemetry is in use with a configured provider, the wrapper also traces and
+measures every call (``regstore.telemetry``, imported only then).
 """
 
 from __future__ import annotations
 
 import builtins
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from .driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from .errors import (
@@ -22,11 +26,18 @@ from .errors import (
 )
 from .paths import check_path
 
+if TYPE_CHECKING:
+    from .telemetry import DriverTelemetry
+
 __all__ = ["CheckedDriver", "translate_error", "unwrap"]
 
 T = TypeVar("T")
 
 _METHODS = frozenset({"GET", "HEAD"})
+#: Any of these imported means OpenTelemetry may be configured in this process.
+_OTEL_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
+#: Either set: the API builds a provider on first use, so OpenTelemetry must be asked.
+_OTEL_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
 
 
 def translate_error(
@@ -44,6 +55,33 @@ def translate_error(
     return DriverError(f"{operation}{where} failed: {text}", driver_name=driver_name)
 
 
+def _telemetry_for(inner: StorageDriver) -> DriverTelemetry | None:
+    """The driver's spans and metrics, or None: OpenTelemetry is not in use, or not configured.
+
+    Decided once per wrapper, so the calls of a driver without telemetry pay one
+    attribute check. OpenTelemetry is imported here only when the process already
+    imported it (whoever configures a provider has), so ``import regstore`` and
+    ``create`` never import it themselves.
+    """
+    if not any(name in sys.modules for name in _OTEL_MODULES) and not any(
+        name in os.environ for name in _OTEL_VARIABLES
+    ):
+        return None
+    driver: StorageDriver = inner
+    while True:  # a wrapper over middleware over a wrapper: the innermost one reports
+        if isinstance(driver, CheckedDriver):
+            return None
+        below = getattr(driver, "inner", None)
+        if not isinstance(below, StorageDriver):
+            break
+        driver = below
+    try:
+        from .telemetry import for_driver
+    except ImportError:  # the API is not installed, or not whole: no telemetry
+        return None
+    return for_driver(inner.name)
+
+
 class CheckedDriver(StorageDriver):
     """Validates paths and offsets, stamps the driver name on errors, bounds concurrency."""
 
@@ -52,6 +90,7 @@ class CheckedDriver(StorageDriver):
         self._name = inner.name
         limit = inner.concurrency_limit
         self._slots = threading.BoundedSemaphore(limit) if limit else None
+        self._telemetry = _telemetry_for(inner)
 
     @property
     def name(self) -> str:
@@ -61,6 +100,22 @@ class CheckedDriver(StorageDriver):
         return repr(self.inner)
 
     def _call(self, operation: str, path: object, call: Callable[[], T]) -> T:
+        if self._telemetry is not None:
+            return self._telemetry.call(operation, path, lambda: self._run(operation, path, call))
+        # ``_run`` inlined: without telemetry a call costs what it did before it existed.
+        try:
+            if self._slots is None:
+                return call()
+            with self._slots:
+                return call()
+        except Exception as exc:
+            error = translate_error(exc, self._name, operation, path)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _run(self, operation: str, path: object, call: Callable[[], T]) -> T:
+        """``call()`` within the concurrency limit, its errors given the driver's name."""
         try:
             if self._slots is None:
                 return call()
@@ -81,7 +136,10 @@ class CheckedDriver(StorageDriver):
 
     def get_content(self, path: str) -> bytes:
         self._path(path)
-        return self._call("get_content", path, lambda: self.inner.get_content(path))
+        data = self._call("get_content", path, lambda: self.inner.get_content(path))
+        if self._telemetry is not None:
+            self._telemetry.read(len(data))
+        return data
 
     def put_content(self, path: str, content: bytes | bytearray | memoryview) -> None:
         self._path(path)
@@ -91,16 +149,24 @@ class CheckedDriver(StorageDriver):
                 f" not {type(content).__name__}"
             )
         self._call("put_content", path, lambda: self.inner.put_content(path, content))
+        if self._telemetry is not None:
+            self._telemetry.written(memoryview(content).nbytes)
 
     def reader(self, path: str, offset: int = 0) -> IO[bytes]:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidOffsetError(str(path), offset, driver_name=self._name)
         self._path(path)
-        return self._call("reader", path, lambda: self.inner.reader(path, offset))
+        stream = self._call("reader", path, lambda: self.inner.reader(path, offset))
+        if self._telemetry is not None:
+            return self._telemetry.reader(stream)
+        return stream
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
         self._path(path)
-        return self._call("writer", path, lambda: self.inner.writer(path, bool(append)))
+        writer = self._call("writer", path, lambda: self.inner.writer(path, bool(append)))
+        if self._telemetry is not None:
+            return self._telemetry.writer(writer)
+        return writer
 
     def stat(self, path: str) -> FileInfo:
         self._path(path, allow_root=True)
@@ -113,6 +179,14 @@ class CheckedDriver(StorageDriver):
     def move(self, source: str, dest: str) -> None:
         self._path(source)
         self._path(dest)
+        if self._telemetry is not None:
+            self._telemetry.call(
+                "move",
+                source,
+                lambda: self._run("move", source, lambda: self.inner.move(source, dest)),
+                destination=dest,
+            )
+            return
         self._call("move", source, lambda: self.inner.move(source, dest))
 
     def delete(self, path: str) -> None:
@@ -155,15 +229,13 @@ class CheckedDriver(StorageDriver):
         self._path(path, allow_root=True)
         if start_after is not None and not isinstance(start_after, str):
             raise TypeError(f"{self._name}: start_after must be a str or None")
-        entries = self._call(
+        return self._stream(
             "walk", path, lambda: self.inner.walk(path, start_after=start_after, prune=prune)
         )
-        return self._iterate("walk", path, entries)
 
     def pending_uploads(self, path: str = "/") -> Iterator[PendingUpload]:
         self._path(path, allow_root=True)
-        uploads = self._call("pending_uploads", path, lambda: self.inner.pending_uploads(path))
-        return self._iterate("pending_uploads", path, uploads)
+        return self._stream("pending_uploads", path, lambda: self.inner.pending_uploads(path))
 
     def purge_uploads(self, before: datetime, path: str = "/") -> builtins.list[str]:
         self._path(path, allow_root=True)
@@ -180,6 +252,16 @@ class CheckedDriver(StorageDriver):
                 f" got the naive {before.isoformat()}",
             )
         return self._call("purge_uploads", path, lambda: self.inner.purge_uploads(before, path))
+
+    def _stream(self, operation: str, path: str, call: Callable[[], Iterator[T]]) -> Iterator[T]:
+        """The items of ``call()``, errors translated; traced from the call to the last item."""
+        if self._telemetry is None:
+            return self._iterate(operation, path, self._run(operation, path, call))
+        return self._telemetry.iterate(
+            operation,
+            path,
+            lambda: self._iterate(operation, path, self._run(operation, path, call)),
+        )
 
     def _iterate(self, operation: str, path: str, items: Iterator[T]) -> Iterator[T]:
         """Yield from ``items``, translating errors raised while iterating."""
