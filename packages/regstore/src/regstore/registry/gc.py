@@ -1,0 +1,454 @@
+"""``collect``: the registry's ``garbage-collect`` through any driver, with a grace period.
+
+Mark: every manifest revision with its blob present marks its own digest and
+every digest it references, across all repositories (with
+``delete_untagged``: only manifests some tag's ``current/link`` points to,
+plus, recursively, what they reference that has a revision link in the same
+repository, so a tagged index keeps its children). Sweep: untagged revision
+directories and their tag ``index`` entries, then every unmarked blob
+directory, found by one walk of ``blobs/``. Nothing is swept when marking met
+a problem (a bad link, an unreadable manifest): the mark set would be wrong.
+
+``grace`` protects what is younger than it (blob ``data``, any ``_layers``
+link to the blob, revision links and tag ``index`` entries), so a push in
+flight keeps its blobs; ``grace=timedelta(0)`` gives the registry's own result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from ..driver import FileInfo, StorageDriver
+from ..errors import PathNotFoundError
+from ._pool import WorkQueue, run_bounded
+from .layout import DEFAULT_ROOT, Layout, is_digest
+from .manifests import ManifestError, parse_manifest
+from .scan import scan
+
+__all__ = ["GCReport", "Progress", "collect"]
+
+#: ``progress(stage, count)``: ``stage`` is ``scan``, ``mark``, ``sweep`` or
+#: ``delete``; ``count`` is the running total of that stage's items.
+Progress = Callable[[str, int], None]
+
+_EVERY = 500
+
+
+@dataclass
+class GCReport:
+    """What a collection marked, deleted (or, in a dry run, would delete) and found wrong."""
+
+    marked: int = 0
+    blobs_deleted: list[str] = field(default_factory=list)
+    bytes_freed: int = 0
+    manifests_deleted: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    #: Things the registry itself passes over silently (missing manifest blobs, odd repos).
+    warnings: list[str] = field(default_factory=list)
+    #: ``(repo, digest)`` of ``_layers`` links removed with ``delete_layer_links``.
+    layer_links_deleted: list[tuple[str, str]] = field(default_factory=list)
+    blobs_kept_fresh: int = 0
+    manifests_kept_fresh: int = 0
+    dry_run: bool = False
+    #: False when problems made the run refuse to delete anything.
+    swept: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+
+@dataclass
+class _Repo:
+    has_layers: bool = False
+    has_manifests: bool = False
+    revisions: dict[str, datetime] = field(default_factory=dict)
+    tags: dict[str, datetime] = field(default_factory=dict)
+    history: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: str  # "ok", "missing", "gone" or "problem"
+    references: tuple[str, ...] = ()
+    message: str = ""
+
+
+class _Run:
+    """The state of one collection: the layout, the clock, the mark set."""
+
+    def __init__(
+        self,
+        driver: StorageDriver,
+        layout: Layout,
+        grace: timedelta,
+        now: datetime,
+        progress: Progress | None,
+        report: GCReport,
+    ) -> None:
+        self.driver = driver
+        self.layout = layout
+        self.grace = grace
+        self.cutoff = now - grace
+        self.progress = progress
+        self.report = report
+        self.repos: dict[str, _Repo] = {}
+        self.fresh_layers: set[str] = set()
+        self.marked: set[str] = set()
+        self.kept_fresh: set[str] = set()
+
+    def fresh(self, moment: datetime) -> bool:
+        return self.grace > timedelta(0) and moment > self.cutoff
+
+    def tick(self, stage: str, count: int, force: bool = False) -> None:
+        if self.progress is not None and (force or count % _EVERY == 0):
+            self.progress(stage, count)
+
+    def problem(self, kind: str, digest: str, path: str, message: str) -> None:
+        self.report.problems.append(f"{kind} {digest or '-'} {path}: {message}")
+
+    # -- scan -------------------------------------------------------------------------------
+
+    def scan(self) -> None:
+        count = 0
+        for entry in scan(self.driver, self.layout, layers=self.grace > timedelta(0)):
+            count += 1
+            self.tick("scan", count)
+            repo = self.repos.setdefault(entry.repo, _Repo())
+            if entry.what == "repo-dir":
+                repo.has_layers |= entry.kind == "_layers"
+                repo.has_manifests |= entry.kind == "_manifests"
+            elif entry.what == "layer":
+                if is_digest(entry.digest) and self.fresh(entry.mod_time):
+                    self.fresh_layers.add(entry.digest)
+            elif entry.what == "revision":
+                if is_digest(entry.digest):
+                    repo.revisions[entry.digest] = entry.mod_time
+                else:
+                    self.problem("bad-path", entry.digest, entry.path, "not a digest's path")
+            elif entry.what == "current":
+                repo.tags[entry.tag] = entry.mod_time
+            elif entry.what == "index" and is_digest(entry.digest):
+                repo.history.setdefault(entry.digest, []).append((entry.tag, entry.mod_time))
+        self.tick("scan", count, force=True)
+        for name, repo in sorted(self.repos.items()):
+            if repo.has_manifests and not repo.has_layers:
+                self.report.warnings.append(
+                    f"repository {name} has _manifests but no _layers: registry 2.8 neither lists"
+                    " nor collects it (its own gc deletes all its blobs), 3.x aborts its gc"
+                )
+            elif repo.has_layers and not repo.has_manifests:
+                self.report.warnings.append(
+                    f"repository {name} has _layers but no _manifests (no manifest was ever"
+                    " pushed): registry 3.x does not list it"
+                )
+
+    # -- mark -------------------------------------------------------------------------------
+
+    def read_link(self, path: str) -> str:
+        """A link's digest exactly as the registry parses it (no whitespace allowed)."""
+        content = self.driver.get_content(path)
+        text = content.decode("ascii", "replace")
+        if not is_digest(text):
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise ValueError(f"link content {shown!r} is not a digest")
+        return text
+
+    def tagged(self, pool: ThreadPoolExecutor, workers: int) -> dict[str, set[str]]:
+        """Per repository, the digests its tags' ``current/link`` point to."""
+        items = [(name, tag) for name, repo in self.repos.items() for tag in repo.tags]
+
+        def read(item: tuple[str, str]) -> str:
+            return self.read_link(self.layout.tag_current(*item))
+
+        tagged: dict[str, set[str]] = {}
+        for (name, tag), digest, error in run_bounded(pool, read, items, workers * 2):
+            path = self.layout.tag_current(name, tag)
+            if isinstance(error, PathNotFoundError):
+                continue  # the tag was deleted since the scan
+            if error is not None:
+                self.problem("bad-link", "", path, str(error))
+                continue
+            assert digest is not None
+            tagged.setdefault(name, set()).add(digest)
+            if digest not in self.repos[name].revisions:
+                self.report.warnings.append(
+                    f"tag {name}:{tag} points to {digest}, which has no revision in {name}"
+                )
+        return tagged
+
+    def examine(self, item: tuple[str, str, bool]) -> _Outcome:
+        """Check one revision's link and blob; parse the manifest when it is a root."""
+        name, digest, parse = item
+        link = self.layout.revision_link(name, digest)
+        try:
+            target = self.read_link(link)
+        except PathNotFoundError:
+            return _Outcome("gone")
+        except ValueError as exc:
+            return _Outcome("problem", message=f"bad-link {digest} {link}: {exc}")
+        if target != digest:
+            return _Outcome("problem", message=f"bad-link {digest} {link}: the link holds {target}")
+        data = self.layout.blob_data(digest)
+        try:
+            if not parse:
+                self.driver.stat(data)
+                return _Outcome("ok")
+            content = self.driver.get_content(data)
+        except PathNotFoundError:
+            return _Outcome("missing")
+        try:
+            manifest = parse_manifest(content)
+        except ManifestError as exc:
+            return _Outcome("problem", message=f"bad-manifest {digest} {data}: {exc}")
+        return _Outcome("ok", manifest.digests)
+
+    def mark(
+        self, pool: ThreadPoolExecutor, workers: int, delete_untagged: bool
+    ) -> list[tuple[str, str]]:
+        """Fill the mark set; return the untagged revisions (blob present) not kept as roots."""
+        tagged = self.tagged(pool, workers) if delete_untagged else {}
+        parsed: set[tuple[str, str]] = set()
+        candidates: list[tuple[str, str]] = []
+
+        def is_root(name: str, digest: str, moment: datetime) -> bool:
+            if not delete_untagged or digest in tagged.get(name, ()):
+                return True
+            history = self.repos[name].history.get(digest, ())
+            if self.fresh(moment) or any(self.fresh(when) for _, when in history):
+                self.report.manifests_kept_fresh += 1
+                return True
+            return False
+
+        def items() -> Iterator[tuple[str, str, bool]]:
+            for name, repo in self.repos.items():
+                for digest, moment in repo.revisions.items():
+                    root = is_root(name, digest, moment)
+                    if root:
+                        if (name, digest) in parsed:
+                            continue
+                        parsed.add((name, digest))
+                    yield name, digest, root
+
+        queue: WorkQueue[tuple[str, str, bool], _Outcome] = WorkQueue(
+            pool, self.examine, workers * 2
+        )
+        count = 0
+        for (name, digest, root), outcome, error in queue.run(items()):
+            count += 1
+            self.tick("mark", count)
+            link = self.layout.revision_link(name, digest)
+            if error is not None:
+                self.problem("read-error", digest, link, str(error))
+                continue
+            assert outcome is not None
+            if outcome.status == "gone":
+                continue
+            if outcome.status == "problem":
+                self.report.problems.append(outcome.message)
+                continue
+            if outcome.status == "missing":
+                self.report.warnings.append(
+                    f"manifest {name}@{digest} has a revision link but no blob data: neither"
+                    " marked nor deleted"
+                )
+                continue
+            if not root:
+                candidates.append((name, digest))
+                continue
+            self.marked.add(digest)
+            self.marked.update(outcome.references)
+            if delete_untagged:
+                revisions = self.repos[name].revisions
+                for child in outcome.references:
+                    if child in revisions and (name, child) not in parsed:
+                        parsed.add((name, child))
+                        queue.add((name, child, True))
+        self.tick("mark", count, force=True)
+        return candidates
+
+
+def collect(
+    driver: StorageDriver,
+    *,
+    delete_untagged: bool = False,
+    dry_run: bool = False,
+    grace: timedelta = timedelta(hours=1),
+    workers: int = 16,
+    progress: Progress | None = None,
+    root: str = DEFAULT_ROOT,
+    delete_layer_links: bool = False,
+    now: datetime | None = None,
+) -> GCReport:
+    """Delete what no manifest references, as the registry's ``garbage-collect`` does.
+
+    ``delete_layer_links`` also removes every ``_layers`` link to an unmarked
+    blob that is not kept by the grace period: those of the blobs this run
+    deletes and those left dangling by earlier runs (registry 3.x removes the
+    former, decided repository by repository; 2.8, and the default here, leave
+    them). ``now`` is when ``grace`` counts back from (default: the current
+    time).
+    """
+    if grace < timedelta(0):
+        raise ValueError(f"grace must be zero or more, got {grace}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    started = time.monotonic()
+    report = GCReport(dry_run=dry_run)
+    run = _Run(
+        driver,
+        Layout(root.rstrip("/") or DEFAULT_ROOT),
+        grace,
+        now or datetime.now(timezone.utc),
+        progress,
+        report,
+    )
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regstore-gc") as pool:
+        run.scan()
+        candidates = run.mark(pool, workers, delete_untagged)
+        report.marked = len(run.marked)
+        if report.problems:
+            report.seconds = time.monotonic() - started
+            return report
+        doomed = sorted(c for c in candidates if c[1] not in run.marked)
+        _sweep_manifests(run, pool, workers, doomed, dry_run)
+        _sweep_blobs(run, pool, workers, dry_run)
+        if delete_layer_links:
+            _sweep_layer_links(run, pool, workers, dry_run)
+        report.swept = not dry_run
+    report.blobs_deleted.sort()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _delete(driver: StorageDriver, paths: list[str]) -> None:
+    for path in paths:
+        try:
+            driver.delete(path)
+        except PathNotFoundError:
+            continue
+
+
+def _sweep_manifests(
+    run: _Run,
+    pool: ThreadPoolExecutor,
+    workers: int,
+    doomed: list[tuple[str, str]],
+    dry_run: bool,
+) -> None:
+    layout = run.layout
+
+    def units(item: tuple[str, str]) -> list[str]:
+        name, digest = item
+        tags = sorted({tag for tag, _ in run.repos[name].history.get(digest, ())})
+        return [layout.tag_index_dir(name, tag, digest) for tag in tags] + [
+            layout.revision_dir(name, digest)
+        ]
+
+    if dry_run:
+        run.report.manifests_deleted.extend(doomed)
+        return
+    for item, _, error in run_bounded(
+        pool, lambda item: _delete(run.driver, units(item)), doomed, workers * 2
+    ):
+        if error is not None:
+            run.problem("delete-error", item[1], layout.revision_dir(*item), str(error))
+        else:
+            run.report.manifests_deleted.append(item)
+    run.report.manifests_deleted.sort()
+
+
+def _sweep_blobs(run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: bool) -> None:
+    layout, report = run.layout, run.report
+    base = layout.blobs + "/"
+
+    def depth(path: str) -> int:
+        return path[len(base) :].count("/") + 1
+
+    def prune(info: FileInfo) -> bool:
+        return depth(info.path) >= 4  # nothing below a blob directory but its data
+
+    def doomed() -> Iterator[tuple[str, int]]:
+        count = 0
+        pending: str | None = None  # a blob directory whose data was not seen yet
+        try:
+            walk = iter(run.driver.walk(layout.blobs, prune=prune))
+            for info in walk:
+                count += 1
+                run.tick("sweep", count)
+                if info.is_dir:
+                    if depth(info.path) == 3:
+                        _no_data(report, pending)
+                        pending = info.path
+                    continue
+                if not info.path.endswith("/data"):
+                    continue
+                directory = info.path[: -len("/data")]
+                digest = layout.digest_of_blob_dir(directory)
+                if digest is None:
+                    run.problem(
+                        "bad-path", "", info.path, "blob data outside blobs/<alg>/<hex[0:2]>/<hex>"
+                    )
+                    continue
+                pending = None if pending == directory else pending
+                if digest in run.marked:
+                    continue
+                if run.fresh(info.mod_time) or digest in run.fresh_layers:
+                    report.blobs_kept_fresh += 1
+                    run.kept_fresh.add(digest)
+                    continue
+                yield digest, info.size
+        except PathNotFoundError:
+            pass  # no blobs at all
+        _no_data(report, pending)
+        run.tick("sweep", count, force=True)
+
+    def delete(item: tuple[str, int]) -> None:
+        if not dry_run:
+            _delete(run.driver, [layout.blob_dir(item[0])])
+
+    deleted = 0
+    for (digest, size), _, error in run_bounded(pool, delete, doomed(), workers * 2):
+        if error is not None:
+            run.problem("delete-error", digest, layout.blob_dir(digest), str(error))
+            continue
+        report.blobs_deleted.append(digest)
+        report.bytes_freed += size
+        deleted += 1
+        run.tick("delete", deleted)
+    run.tick("delete", deleted, force=True)
+
+
+def _no_data(report: GCReport, directory: str | None) -> None:
+    if directory is not None:
+        report.warnings.append(f"blob directory {directory} has no data file: left alone")
+
+
+def _sweep_layer_links(run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: bool) -> None:
+    links = (
+        (entry.repo, entry.digest)
+        for entry in scan(run.driver, run.layout, manifests=False)
+        if entry.what == "layer"
+        and is_digest(entry.digest)
+        and entry.digest not in run.marked
+        and entry.digest not in run.kept_fresh
+        and entry.digest not in run.fresh_layers
+        and not run.fresh(entry.mod_time)
+    )
+
+    def delete(item: tuple[str, str]) -> None:
+        if not dry_run:
+            _delete(run.driver, [run.layout.layer_dir(*item)])
+
+    for item, _, error in run_bounded(pool, delete, links, workers * 2):
+        if error is not None:
+            run.problem("delete-error", item[1], run.layout.layer_dir(*item), str(error))
+        else:
+            run.report.layer_links_deleted.append(item)
+    run.report.layer_links_deleted.sort()
