@@ -10,7 +10,8 @@ would silently lose the pending upload that the contract says they leave alone.
   at most ``uploadconcurrency`` in flight, so memory stays bounded.
 - ``close`` stages the rest, waits for every block and commits the staging
   blob's block list: that list (ids and sizes) is the persisted state any
-  process resumes from.
+  process resumes from, and the commit's Last-Modified is the time of the
+  last close (so a close with nothing new commits the same list again).
 - A resumed writer that writes again first re-reads a short last block into its
   buffer, so blocks stay full-sized however small the chunks between closes.
 - ``commit`` publishes the upload in one atomic request. When every byte is
@@ -139,8 +140,9 @@ class AzureFileWriter(FileWriter):
             with self._staging_errors("close"):
                 self._stage_buffer("close")
                 self._settle()
-                if self._persisted != self._blocks:
-                    self._commit_staging()
+                # Even an unchanged list is committed again: its Last-Modified is
+                # the time of the last close, which pending_uploads reports.
+                self._commit_staging()
         finally:
             self._in_flight.shutdown()
 
