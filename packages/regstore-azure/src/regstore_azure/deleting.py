@@ -9,6 +9,9 @@ A single delete whose first answer was lost is retried by the SDK and then
 answers 404 for the blob it deleted itself: such a 404 counts as deleted. A
 404 after attempts that cannot have taken effect (refused before being sent,
 or turned away as busy) means the blob was not there.
+
+A conditional delete (``delete_unchanged``) carries the ETag the caller listed
+(``If-Match``): a blob written since then is kept and reported not deleted.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
+    ResourceModifiedError,
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
@@ -36,8 +41,12 @@ __all__ = ["BATCH_SIZE", "BatchDeleter"]
 BATCH_SIZE = 256
 #: Single deletes in flight at once when batches are not available.
 PARALLEL_DELETES = 8
+#: HTTP 412: an ``If-Match`` delete found the blob changed (or, on some services, gone).
+_CHANGED = 412
 #: Answers that say the service turned a request away without acting on it.
 _TURNED_AWAY = frozenset({429, 503})
+#: A blob to delete: its name, and the ETag it must still have (None: unconditional).
+_Target = tuple[str, str | None]
 _NOT_BATCH_PROBLEMS = frozenset(
     {
         "ContainerNotFound",
@@ -63,18 +72,33 @@ class BatchDeleter:
         A blob that an earlier attempt of this call may have deleted (its
         answer lost) counts as deleted.
         """
+        return self._delete((name, None) for name in names)
+
+    def delete_unchanged(self, blobs: Iterable[tuple[str, str]]) -> dict[str, bool]:
+        """Delete each ``(name, etag)`` blob only if its ETag is still ``etag``.
+
+        The result maps each name to True (deleted) or False (missing, or
+        written since it was listed: then it is kept).
+        """
+        return self._delete(blobs)
+
+    def _delete(self, targets: Iterable[_Target]) -> dict[str, bool]:
         result: dict[str, bool] = {}
-        for batch in _batches(names, BATCH_SIZE):
+        for batch in _batches(targets, BATCH_SIZE):
             if self.use_batch and len(batch) > 1:
                 result.update(self._delete_batch(batch))
             else:
                 result.update(self._delete_each(batch))
         return result
 
-    def _delete_batch(self, names: list[str]) -> dict[str, bool]:
+    def _delete_batch(self, targets: list[_Target]) -> dict[str, bool]:
         try:
             responses = list(
-                self._container.delete_blobs(*names, raise_on_any_failure=False, retry_total=0)
+                self._container.delete_blobs(
+                    *(_batch_entry(target) for target in targets),
+                    raise_on_any_failure=False,
+                    retry_total=0,
+                )
             )
         except HttpResponseError as exc:
             if error_code(exc) in _NOT_BATCH_PROBLEMS or exc.status_code in (401, 403):
@@ -84,36 +108,47 @@ class BatchDeleter:
             ):
                 with self._lock:
                     self.use_batch = False
-            return self._delete_each(names)
+            return self._delete_each(targets)
         except (ServiceRequestError, ServiceResponseError):
             # The connection broke: the batch may or may not have run; the
             # single deletes (retried, and listed names count) settle it.
-            return self._delete_each(names)
+            return self._delete_each(targets)
         result: dict[str, bool] = {}
-        for name, response in zip(names, responses, strict=True):
+        for (name, etag), response in zip(targets, responses, strict=True):
             if response.status_code in (200, 202):
                 result[name] = True
-            elif response.status_code == 404:
+            elif response.status_code == 404 or (
+                etag is not None and response.status_code == _CHANGED
+            ):
                 result[name] = False
             else:
                 raise DriverError(
-                    f"batch delete of {len(names)} blobs: the service refused {name!r}"
+                    f"batch delete of {len(targets)} blobs: the service refused {name!r}"
                     f" with HTTP {response.status_code}"
                 )
         return result
 
-    def _delete_each(self, names: list[str]) -> dict[str, bool]:
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_DELETES, len(names))) as pool:
-            return dict(zip(names, pool.map(self._delete_one, names), strict=True))
+    def _delete_each(self, targets: list[_Target]) -> dict[str, bool]:
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_DELETES, len(targets))) as pool:
+            deleted = pool.map(self._delete_one, targets)
+            return dict(zip((name for name, _ in targets), deleted, strict=True))
 
-    def _delete_one(self, name: str) -> bool:
+    def _delete_one(self, target: _Target) -> bool:
+        name, etag = target
         attempts = _Attempts()
+        conditions: dict[str, Any] = {}
+        if etag is not None:
+            conditions = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
         try:
-            self._container.delete_blob(name, retry_hook=attempts.failed)
+            self._container.delete_blob(name, retry_hook=attempts.failed, **conditions)
         except ResourceNotFoundError as exc:
             if error_code(exc) == "ContainerNotFound":
                 raise
             return attempts.may_have_acted
+        except ResourceModifiedError:
+            # Written since it was listed: kept. After an attempt that may have
+            # deleted it, a 412 can also mean it is gone (deleted by that attempt).
+            return attempts.may_have_acted and not self._container.get_blob_client(name).exists()
         return True
 
 
@@ -135,10 +170,18 @@ class _Attempts:
         self.may_have_acted = self.may_have_acted or acted
 
 
-def _batches(names: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for name in names:
-        batch.append(name)
+def _batch_entry(target: _Target) -> str | dict[str, Any]:
+    """A ``delete_blobs`` argument: the name, or the name with its ``If-Match`` ETag."""
+    name, etag = target
+    if etag is None:
+        return name
+    return {"name": name, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _batches(targets: Iterable[_Target], size: int) -> Iterator[list[_Target]]:
+    batch: list[_Target] = []
+    for target in targets:
+        batch.append(target)
         if len(batch) == size:
             yield batch
             batch = []
