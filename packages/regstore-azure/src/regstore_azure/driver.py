@@ -5,12 +5,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobProperties, BlobType
 
-from regstore.driver import FileInfo, FileWriter, Prune, StorageDriver
+from regstore.driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from regstore.errors import DriverError, PathNotFoundError
 from regstore.paths import ROOT
 from regstore.redaction import register_secrets
@@ -22,9 +22,12 @@ from .config import AzureConfig
 from .copying import CopyState, wait_for_copy
 from .errors import error_code, translate
 from .reader import Retries, open_reader, read_whole
+from .uploads import purge_staged, staged_uploads
 from .writer import AzureFileWriter, Block
 
 __all__ = ["AzureDriver"]
+
+T = TypeVar("T")
 
 
 class AzureDriver(StorageDriver):
@@ -161,7 +164,7 @@ class AzureDriver(StorageDriver):
             if not listed and path != ROOT and self._first_child(path) is None:
                 raise PathNotFoundError(path)
 
-        return self._guard_infos("walk", path, entries())
+        return self._guarded("walk", path, entries())
 
     def move(self, source: str, dest: str) -> None:
         source_name, dest_name = self._layout.key(source), self._layout.key(dest)
@@ -232,6 +235,16 @@ class AzureDriver(StorageDriver):
         if not found:
             raise PathNotFoundError(path)
 
+    # -- pending uploads --------------------------------------------------------
+
+    def pending_uploads(self, path: str = ROOT) -> Iterator[PendingUpload]:
+        uploads = (staged.upload for staged in staged_uploads(self._backend, path))
+        return self._guarded("pending_uploads", path, uploads)
+
+    def purge_uploads(self, before: datetime, path: str = ROOT) -> builtins.list[str]:
+        with self._backend.errors("purge_uploads", path):
+            return purge_staged(self._backend, before, path)
+
     def redirect_url(
         self,
         path: str,
@@ -286,9 +299,10 @@ class AzureDriver(StorageDriver):
 
         return list_files
 
-    def _guard_infos(self, action: str, path: str, infos: Iterator[FileInfo]) -> Iterator[FileInfo]:
+    def _guarded(self, action: str, path: str, items: Iterator[T]) -> Iterator[T]:
+        """Yield from ``items`` (a lazy listing), translating SDK errors raised on the way."""
         with self._backend.errors(action, path):
-            yield from infos
+            yield from items
 
     def _start_copy(self, source: str, dest: BlobClient, source_url: str) -> dict[str, Any]:
         """Start a server-side copy; a missing source is ``PathNotFoundError``."""

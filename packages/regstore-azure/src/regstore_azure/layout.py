@@ -42,6 +42,23 @@ class Layout:
         """The blob that holds the pending upload of ``path``."""
         return join_key(self.root, UPLOADS + path)
 
+    def uploads_prefix(self, path: str) -> str:
+        """The name prefix of the staging blobs of ``path`` and of every path below it.
+
+        Siblings that share the prefix (``/ab`` for ``/a``) are filtered by ``upload_path``.
+        """
+        return join_key(self.root, f"{UPLOADS}/") if path == ROOT else self.staging_key(path)
+
+    def upload_path(self, name: str) -> str | None:
+        """The path whose pending upload the staging blob ``name`` holds, or None."""
+        area = join_key(self.root, f"{UPLOADS}/")
+        if not name.startswith(area):
+            return None
+        parts = name[len(area) :].split("/")
+        if not all(_valid_component(part) for part in parts):
+            return None
+        return "/" + "/".join(parts)
+
     def path_of(self, name: str) -> str | None:
         """The path of a blob name, or None when no valid path maps to it."""
         if not name.startswith(self.prefix):
