@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -41,6 +42,11 @@ class Pool:
         self.driver_name = driver_name
         self._executor = ThreadPoolExecutor(max_threads, thread_name_prefix="regstore-aio")
         self._closed = False
+        # Per event loop, at most max_threads calls are handed to the executor at once; the
+        # rest wait as plain futures, so a burst of calls costs the loop next to nothing.
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def closed(self) -> bool:
@@ -56,26 +62,34 @@ class Pool:
         # The call sees the caller's context variables, as asyncio.to_thread does.
         return self._executor.submit(contextvars.copy_context().run, call)
 
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(self.max_threads)
+        return gate
+
     async def run(self, operation: str, call: Callable[[], T]) -> T:
         """The result of ``call()`` run on a pool thread; cancelling drops it if not started."""
-        future = self._submit(operation, call)
-        return await asyncio.wrap_future(future)
+        async with self._gate():
+            return await asyncio.wrap_future(self._submit(operation, call))
 
     async def open(
         self, operation: str, call: Callable[[], T], release: Callable[[T], object]
     ) -> T:
         """Like ``run``, for a call that returns a resource: ``release`` it if nobody awaits."""
-        future = self._submit(operation, call)
-        try:
-            return await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            # Already running: the stream it opens is released on its thread when it is done.
-            def drop(done: Future[T]) -> None:
-                if not done.cancelled() and done.exception() is None:
-                    release(done.result())
+        async with self._gate():
+            future = self._submit(operation, call)
+            try:
+                return await asyncio.wrap_future(future)
+            except asyncio.CancelledError:
+                # Already running: the stream it opens is released when it is done.
+                def drop(done: Future[T]) -> None:
+                    if not done.cancelled() and done.exception() is None:
+                        release(done.result())
 
-            future.add_done_callback(drop)
-            raise
+                future.add_done_callback(drop)
+                raise
 
     def shutdown(self) -> None:
         """Stop taking calls; idle threads exit, queued calls are cancelled."""

@@ -10,7 +10,9 @@ waits for it: the conformance suite (``regstore.testsuite``) then runs through
             with BlockingDriver.create("mydriver", {"bucket": "test"}) as driver:
                 yield driver
 
-It is for tests: a sync program uses the sync driver directly.
+It is for tests: a sync program uses the sync driver directly. ``DelayedDriver``
+makes any driver slow and ``LoopWatch`` measures the event loop's lag, for
+tests of what a loop does while its calls wait.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from typing import IO, Any, TypeVar, cast
 
 from ..driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from . import create as create_async
+from ._delayed import DelayedDriver
+from ._watch import LoopWatch
 from .driver import AsyncDriver
 from .iterators import BatchIterator
 from .streams import AsyncReader, AsyncWriter
 
-__all__ = ["BlockingDriver"]
+__all__ = ["BlockingDriver", "DelayedDriver", "LoopWatch"]
 
 T = TypeVar("T")
 
