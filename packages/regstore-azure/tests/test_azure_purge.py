@@ -9,7 +9,7 @@ import pytest
 from azure.storage.blob import ContainerClient
 from azure_helpers import ROOT, Answer, DriverFactory, Interceptor, hidden_objects
 
-from regstore import PendingUpload, StorageDriver
+from regstore import DriverError, PendingUpload, StorageDriver
 
 STAGING = f"{ROOT}/~regstore/uploads"
 BATCH_REFUSED: Answer = (
@@ -222,4 +222,21 @@ def test_an_upload_closed_while_the_purge_runs_is_kept(
     assert resumed.size == 12
     resumed.commit()
     assert writer_driver.get_content("/race/kept") == b"first second"
+    assert hidden_objects(container) == []
+
+
+def test_a_writer_whose_upload_was_purged_fails_instead_of_losing_bytes(
+    driver: StorageDriver, container: ContainerClient
+) -> None:
+    close_upload(driver, "/uploads/idle", b"abc")
+    close_upload(driver, "/uploads/busy", b"abc")
+    idle = driver.writer("/uploads/idle", append=True)
+    busy = driver.writer("/uploads/busy", append=True)
+    assert driver.purge_uploads(later(), "/uploads") == ["/uploads/busy", "/uploads/idle"]
+    with pytest.raises(DriverError, match="discarded"):
+        idle.close()  # its close would have recorded the three purged bytes
+    with pytest.raises(DriverError, match="discarded"):
+        busy.write(b"def")  # its short last block is gone with the upload
+    busy.cancel()
+    assert pending(driver) == {}
     assert hidden_objects(container) == []
