@@ -52,11 +52,25 @@ with none, the filesystem driver under ./.regstore-data ($REGSTORE_DATA)."""
     help="A driver parameter (repeatable; a.b=v for nested keys).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "--trace",
+    is_flag=True,
+    help="Print a span for every storage call on stderr (needs opentelemetry-sdk).",
+)
 @click.version_option(__version__, prog_name="regstore")
 @click.pass_context
 def cli(
-    ctx: click.Context, config: str | None, driver: str | None, params: tuple[str, ...], debug: bool
+    ctx: click.Context,
+    config: str | None,
+    driver: str | None,
+    params: tuple[str, ...],
+    debug: bool,
+    trace: bool,
 ) -> None:
+    if trace:
+        from .tracing import console_tracing
+
+        ctx.call_on_close(console_tracing())
     session = ctx.find_object(Holder).session  # type: ignore[union-attr]
     session.choice = StoreChoice(config=config, driver=driver, params=params)
     session.debug = debug
@@ -64,9 +78,9 @@ def cli(
 
 
 def _register() -> None:
-    from . import check, drivers, files, sync, transfer
+    from . import check, drivers, files, maintenance, sync, transfer
 
-    for module in (drivers, files, transfer, sync, check):
+    for module in (drivers, files, transfer, sync, check, maintenance):
         for command in module.COMMANDS:
             cli.add_command(command)
 

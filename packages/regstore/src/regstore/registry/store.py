@@ -15,6 +15,9 @@ __all__ = ["RegistryStore", "RepositoryNotFoundError"]
 class RepositoryNotFoundError(PathNotFoundError):
     """No repository of that name: neither ``_layers`` nor ``_manifests`` exists for it."""
 
+    def __str__(self) -> str:
+        return self.message
+
 
 class RegistryStore:
     """Read-only views of a registry's storage through any driver (the public API only)."""
