@@ -1,6 +1,10 @@
 """The runner: pick backends, start their emulators, run the cases, print and save the figures.
 
     scripts/bench [--driver NAME ...] [--quick] [--output FILE] [--case TEXT]
+    scripts/bench --registry-gc [--quick]   only the garbage collection comparison
+
+Every run ends with the garbage collection comparison (``registry_gc``): a small
+tree on the filesystem with ``--quick``, else 150 repositories on radosgw.
 
 Emulators are started through ``scripts/emulators.py`` with their own state
 folder (``.bench/emulators``), so a test run's emulators are never touched,
@@ -10,6 +14,7 @@ and are stopped (by the PIDs recorded there) when the run ends.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -66,6 +71,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--markdown", type=Path, help="also write the tables as Markdown")
     parser.add_argument("--case", action="append", help="only cases whose name contains this")
+    parser.add_argument(
+        "--registry-gc",
+        action="store_true",
+        help="only the garbage collection comparison, regstore vs docker-registry",
+    )
     parser.add_argument(
         "--s3-server",
         choices=("auto", "moto", "rgw", "both"),
@@ -195,9 +205,35 @@ def _only(patterns: list[str] | None) -> Callable[[str], bool]:
     return lambda case: any(p.lower() in case.lower() for p in patterns)
 
 
+def _registry_gc(
+    args: argparse.Namespace, emulators: Emulators, workdir: Path
+) -> tuple[dict[str, Any], bool]:
+    """The garbage collection comparison: its figures, and whether it failed."""
+    from . import registry_gc
+
+    try:
+        if not args.quick and not os.environ.get("REGSTORE_TEST_RGW_ENDPOINT"):
+            os.environ.update(emulators.start(["rgw"]))
+        outcome = registry_gc.measure(quick=args.quick, workdir=workdir, say=_say)
+    except Exception as exc:
+        _say(f"registry gc: not measured: {exc}")
+        return {"error": str(exc)[:500]}, True
+    finally:
+        emulators.stop()
+    registry_gc.print_table(outcome)
+    return registry_gc.to_json(outcome), bool(outcome.problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; exit 1 when a regstore operation failed or a backend did not start."""
     args = _parse(argv)
+    if args.registry_gc:
+        workdir = args.workdir.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        figures, failed = _registry_gc(args, Emulators(args.emulator_state.resolve()), workdir)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.with_name("registry-gc.json").write_text(json.dumps(figures, indent=2))
+        return 1 if failed else 0
     available = set(regstore.available_drivers())
     wanted = [d for d in (args.driver or DRIVERS) if d in available]
     skipped = [d for d in (args.driver or DRIVERS) if d not in available]
@@ -255,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
                         except Exception as exc:
                             notes.append(f"{label}: clean-up failed: {exc}")
                         emulators.stop()
+        registry_gc: dict[str, Any] = {}
+        if not args.case or only("registry gc"):
+            with stages.stage("registry gc"):
+                registry_gc, gc_failed = _registry_gc(args, emulators, workdir)
+            failed = failed or gc_failed
         imports = None
         if not args.case:
             rounds = 3 if args.quick else IMPORT_ROUNDS
@@ -279,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "stages": stages.to_json(),
         "load_average_at_end": os.getloadavg(),
         "memory": memory,
+        "registry_gc": registry_gc,
         "import": imports,
         "notes": notes,
     }
