@@ -28,6 +28,7 @@ from typing import Any
 
 import regstore
 
+from .aio import backend_figures, print_figures, slow_backend_figures
 from .backend import Backend
 from .cases import run_cases
 from .machine import describe
@@ -199,6 +200,14 @@ def _memory(driver: str, parameters: dict[str, Any], size: int) -> dict[str, Any
     return {**figures, "bound_bytes": bound[0], "bound_rule": bound[1], "size": size}
 
 
+def _aio(measure: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """The figures of one regstore.aio measurement, or the error that stopped it."""
+    try:
+        return measure(*args)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
 def _only(patterns: list[str] | None) -> Callable[[str], bool]:
     if not patterns:
         return lambda case: True
@@ -246,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     emulators = Emulators(args.emulator_state.resolve())
     rows: list[Row] = []
     memory: dict[str, dict[str, Any]] = {}
+    aio: dict[str, dict[str, Any]] = {}
     stages = Stages()
     failed = False
     only = _only(args.case)
@@ -271,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
                         stage.parts = seconds
                         stage.timed = sum(sum(r.times) for row in found for r in row.results)
                     rows.extend(found)
+                    if only("asyncio"):
+                        with stages.stage(f"{label}: asyncio"):
+                            aio[label] = _aio(
+                                backend_figures, driver, backend.parameters, args.quick
+                            )
                     if not args.case and driver in ("filesystem", "s3", "azure", "gcs"):
                         with stages.stage(f"{label}: peak RSS"):
                             figures = _memory(driver, backend.parameters, plan.rss_size)
@@ -296,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
             with stages.stage("registry gc"):
                 registry_gc, gc_failed = _registry_gc(args, emulators, workdir)
             failed = failed or gc_failed
+        if only("asyncio"):
+            _say("asyncio: concurrent calls on a slow backend")
+            with stages.stage("asyncio: slow backend"):
+                aio["inmemory, 50 ms a call"] = _aio(slow_backend_figures, args.quick)
         imports = None
         if not args.case:
             rounds = 3 if args.quick else IMPORT_ROUNDS
@@ -313,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = stages.elapsed()
     notes.append(f"run took {elapsed:.0f} s ({'quick' if args.quick else 'full'})")
     print_report(rows, verdicts, machine, notes)
+    print_figures(aio)
     print_stages(stages)
     extra = {
         "quick": args.quick,
