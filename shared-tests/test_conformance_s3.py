@@ -16,6 +16,7 @@ import pytest
 from botocore.config import Config
 
 import regstore
+from regstore.aio.testing import BlockingDriver
 from regstore.testsuite import DriverSuite
 from testenv import backend_env, unique_name
 
@@ -118,3 +119,17 @@ class TestS3Moto(_S3Suite):
 
 class TestS3Radosgw(_S3Suite):
     backend = "rgw"
+
+
+class TestS3MotoAsync(TestS3Moto):
+    """The suite through ``regstore.aio`` on moto."""
+
+    @pytest.fixture
+    def driver(self, parameters: dict[str, Any]) -> Iterator[regstore.StorageDriver]:
+        with BlockingDriver.create("s3", parameters) as driver:
+            yield driver
+
+    @pytest.fixture
+    def second_driver(self, parameters: dict[str, Any]) -> Iterator[regstore.StorageDriver]:
+        with BlockingDriver.create("s3", parameters) as driver:
+            yield driver
