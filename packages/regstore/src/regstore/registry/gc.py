@@ -390,13 +390,13 @@ def _sweep_blobs(run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: boo
                 if not info.path.endswith("/data"):
                     continue
                 directory = info.path[: -len("/data")]
+                pending = None if pending == directory else pending
                 digest = layout.digest_of_blob_dir(directory)
                 if digest is None:
                     run.problem(
                         "bad-path", "", info.path, "blob data outside blobs/<alg>/<hex[0:2]>/<hex>"
                     )
                     continue
-                pending = None if pending == directory else pending
                 if digest in run.marked:
                     continue
                 if run.fresh(info.mod_time) or digest in run.fresh_layers:

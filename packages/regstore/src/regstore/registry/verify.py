@@ -269,12 +269,12 @@ def _walk_blobs(driver: StorageDriver, layout: Layout, problems: list[Problem]) 
             digest = layout.digest_of_blob_dir(directory)
             if name != "data":
                 continue
+            if pending == directory:
+                pending = None
             if digest is None:
                 message = "blob data outside blobs/<alg>/<hex[0:2]>/<hex>/data"
                 problems.append(Problem("bad-layout", "", info.path, message))
                 continue
-            if pending == directory:
-                pending = None
             yield digest
     except PathNotFoundError:
         pass
