@@ -125,8 +125,8 @@ class _Writer(FileWriter):
     def close(self) -> None:
         self._loop.run(self._stream.close())
 
-    def commit(self) -> None:
-        self._loop.run(self._stream.commit())
+    def commit(self, expected_digest: str | None = None) -> None:
+        self._loop.run(self._stream.commit(expected_digest))
 
     def cancel(self) -> None:
         self._loop.run(self._stream.cancel())
@@ -158,8 +158,12 @@ class BlockingDriver(StorageDriver):
     stops the loop.
     """
 
-    def __init__(self, driver: AsyncDriver | StorageDriver, **options: Any) -> None:
-        self._loop = _Loop()
+    def __init__(
+        self, driver: AsyncDriver | StorageDriver, *, _loop: _Loop | None = None, **options: Any
+    ) -> None:
+        if isinstance(driver, AsyncDriver) and options:
+            raise TypeError(f"options {sorted(options)} apply to a StorageDriver being wrapped")
+        self._loop = _loop or _Loop()
         if isinstance(driver, StorageDriver):
             driver = AsyncDriver(driver, **options)
         self.async_driver = driver
@@ -174,9 +178,10 @@ class BlockingDriver(StorageDriver):
         loop = _Loop()
         try:
             driver = loop.run(create_async(name, parameters, **options))
-        finally:
+        except BaseException:
             loop.stop()
-        return cls(driver)
+            raise
+        return cls(driver, _loop=loop)
 
     @property
     def name(self) -> str:
