@@ -234,3 +234,37 @@ def test_a_closed_async_driver_says_so() -> None:
             await driver.get_content("/a")
 
     run(scenario())
+
+
+class _HeldDriver(InMemoryDriver):
+    """An inmemory driver whose put_content of ``/held`` waits until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def put_content(self, path: str, content: bytes | bytearray | memoryview) -> None:
+        if path == "/held":
+            self.entered.set()
+            self.release.wait(60)
+        super().put_content(path, content)
+
+
+def test_a_call_cancelled_before_a_thread_took_it_never_runs() -> None:
+    sync = _HeldDriver()
+
+    async def scenario() -> None:
+        async with AsyncDriver(sync, max_threads=1) as driver:
+            first = asyncio.create_task(driver.put_content("/held", b"1"))
+            await asyncio.to_thread(sync.entered.wait, 60)  # the one thread is busy
+            second = asyncio.create_task(driver.put_content("/second", b"2"))
+            await asyncio.sleep(0)  # the second call is queued behind the first
+            second.cancel()
+            sync.release.set()
+            await first
+            with pytest.raises(asyncio.CancelledError):
+                await second
+            assert await driver.list("/") == ["/held"]
+
+    run(scenario())
