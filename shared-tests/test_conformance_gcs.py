@@ -26,6 +26,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 import regstore
+from regstore.aio.testing import BlockingDriver
 from regstore.testsuite import DriverSuite
 
 
@@ -137,3 +138,19 @@ class TestGCSGcpStorageEmulator(GCSSuite):
             "chunksize": str(self.chunksize),
             "keyfile": str(keyfile),
         }
+
+
+class TestGCSFakeGcsServerAsync(TestGCSFakeGcsServer):
+    """The suite through ``regstore.aio`` on fake-gcs-server."""
+
+    @pytest.fixture
+    def driver(self, bucket: storage.Bucket, tmp_path: Path) -> Iterator[regstore.StorageDriver]:
+        with BlockingDriver.create("gcs", self.parameters(bucket, tmp_path)) as driver:
+            yield driver
+
+    @pytest.fixture
+    def second_driver(
+        self, bucket: storage.Bucket, tmp_path: Path
+    ) -> Iterator[regstore.StorageDriver]:
+        with BlockingDriver.create("gcs", self.parameters(bucket, tmp_path)) as driver:
+            yield driver
