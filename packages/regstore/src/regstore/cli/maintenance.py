@@ -346,7 +346,7 @@ def _driver_purge(
 def purge_uploads(holder: Holder, older_than: str, dry_run: bool, as_json: bool, path: str) -> None:
     """Purge stale uploads below PATH: the driver's own and the registry's _uploads/<uuid>.
 
-    A driver upload's age counts from its last write; a registry upload's from
+    A driver upload's age counts from its last close; a registry upload's from
     its startedat file, as the registry's purger does (none or unreadable: kept).
     """
     age = parse_age(older_than, "--older-than")
