@@ -8,6 +8,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 import regstore
+from regstore.aio.testing import BlockingDriver
 from regstore.testsuite import DriverSuite
 from testenv import backend_env, unique_name
 
@@ -59,3 +60,17 @@ class TestAzureOnAzurite(DriverSuite):
             return found
 
         return left
+
+
+class TestAzureOnAzuriteAsync(TestAzureOnAzurite):
+    """The suite through ``regstore.aio`` on Azurite."""
+
+    @pytest.fixture
+    def driver(self, parameters: dict[str, str]) -> Iterator[regstore.StorageDriver]:
+        with BlockingDriver.create("azure", parameters) as driver:
+            yield driver
+
+    @pytest.fixture
+    def second_driver(self, parameters: dict[str, str]) -> Iterator[regstore.StorageDriver]:
+        with BlockingDriver.create("azure", parameters) as driver:
+            yield driver
