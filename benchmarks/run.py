@@ -37,6 +37,7 @@ from .procs import import_time, peak_rss
 from .report import markdown, print_report, print_stages, write_json
 from .stages import Stages
 from .targets import check_targets
+from .telemetry import telemetry_rows
 from .timing import Row
 
 __all__ = ["main"]
@@ -315,6 +316,16 @@ def main(argv: list[str] | None = None) -> int:
             _say("asyncio: concurrent calls on a slow backend")
             with stages.stage("asyncio: slow backend"):
                 aio["inmemory, 50 ms a call"] = _aio(slow_backend_figures, args.quick)
+        if "inmemory" in wanted and only("telemetry overhead"):
+            _say("telemetry overhead: 1 KiB put+get with and without OpenTelemetry")
+            with stages.stage("telemetry overhead"):
+                try:
+                    found, more = telemetry_rows(args.quick)
+                    rows.extend(found)
+                    notes.extend(more)
+                except Exception as exc:
+                    failed = True
+                    notes.append(f"telemetry overhead: not measured: {exc}")
         imports = None
         if not args.case:
             rounds = 3 if args.quick else IMPORT_ROUNDS

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .telemetry import API_ONLY
 from .timing import Row
 
 __all__ = ["Verdict", "check_targets"]
@@ -146,6 +147,17 @@ def check_targets(
                 "delete within 1.1x of raw SDK deletes",
                 _big_delete(rows, backend),
                 1 / 1.1,
+            )
+        )
+    for row in (r for r in rows if r.group == "telemetry"):
+        ratio = row.ratio(API_ONLY)
+        out.append(
+            Verdict(
+                row.backend,
+                "OpenTelemetry API without an SDK costs < 3% on 1 KiB put+get",
+                ratio,
+                1 / 1.03,
+                detail="" if ratio is None else f"{(1 / ratio - 1) * 100:+.1f}% time",
             )
         )
     for backend, figures in memory.items():
