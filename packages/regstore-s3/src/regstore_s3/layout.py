@@ -11,11 +11,13 @@ from __future__ import annotations
 from regstore.errors import InvalidPathError
 from regstore.paths import ROOT, check_path
 
-__all__ = ["Layout"]
+__all__ = ["TAIL", "Layout", "tail_size"]
 
 #: The first character no valid path component uses in byte order: keys from
 #: here on (``~regstore/`` among them) hold nothing a listing shows.
 PAST_VALID = "{"
+#: How the name of a tail object starts: ``tail-<upload size>-<token>``.
+TAIL = "tail-"
 
 
 class Layout:
@@ -74,12 +76,44 @@ class Layout:
         """The key of the JSON state of the pending upload at ``path``."""
         return self.upload_dir(path) + "state"
 
-    def tail_key(self, path: str, token: str) -> str:
-        """A fresh key for the tail (bytes short of a part) of the upload at ``path``."""
-        return f"{self.upload_dir(path)}tail-{token}"
+    def uploads_below(self, path: str) -> str:
+        """The key prefix of the upload bookkeeping at or below ``path`` (root included)."""
+        return self.uploads if path == ROOT else self.upload_dir(path)
+
+    def tail_key(self, path: str, token: str, size: int) -> str:
+        """A fresh key for the tail of the upload at ``path``, closed at ``size`` bytes.
+
+        The size in the name lets one listing report every upload's size
+        without reading its state.
+        """
+        return f"{self.upload_dir(path)}{TAIL}{size}-{token}"
+
+    def upload_entry(self, key: str) -> tuple[str, str] | None:
+        """The upload path and the object name of a bookkeeping ``key``, or None.
+
+        ``<uploads>a/b/state`` gives ``("/a/b", "state")``; a key in no valid
+        upload directory gives None.
+        """
+        if not key.startswith(self.uploads):
+            return None
+        directory, _, name = key[len(self.uploads) :].rpartition("/")
+        try:
+            return check_path("/" + directory), name
+        except InvalidPathError:
+            return None
 
     def state_path(self, key: str) -> str | None:
         """The upload path whose state object is ``key``, or None for another key."""
         if not key.startswith(self.uploads) or not key.endswith("/state"):
             return None
         return "/" + key[len(self.uploads) : -len("/state")]
+
+
+def tail_size(name: str) -> int | None:
+    """The upload size a tail object's name records, or None (not a tail, or an older name)."""
+    if not name.startswith(TAIL):
+        return None
+    size, separator, token = name[len(TAIL) :].partition("-")
+    if not separator or not token or not size.isdigit():
+        return None
+    return int(size)

@@ -192,16 +192,21 @@ class Uploads:
                 **{**self._arguments, "ContentType": "application/json"},
             )
 
-    def put_tail(self, path: str, data: bytes) -> str:
-        """Store ``data`` as a new tail object of the upload at ``path``; its key."""
-        key = self.layout.tail_key(path, uuid.uuid4().hex)
+    def put_tail(self, path: str, data: bytes, size: int) -> str:
+        """Store ``data`` as a new tail of the upload at ``path``, now ``size`` bytes; its key.
+
+        Every close writes one, empty or not: its name carries the upload's
+        size and its ``LastModified`` is the time of the close, so a listing
+        alone describes the upload (see ``lifecycle``).
+        """
+        key = self.layout.tail_key(path, uuid.uuid4().hex, size)
         with s3_errors(self.bucket, path):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._arguments)
         return key
 
     def read_tail(self, path: str, state: UploadState) -> bytes:
         """The tail bytes ``state`` refers to."""
-        if state.tail_key is None:
+        if state.tail_key is None or state.tail_size == 0:
             return b""
         try:
             data = read_object(self.client, self.bucket, state.tail_key, path, "")

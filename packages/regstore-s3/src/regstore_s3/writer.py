@@ -4,8 +4,9 @@ Bytes are cut into parts of exactly ``chunksize`` (servers such as R2 reject
 unequal parts) and up to ``multipartuploadmaxconcurrency`` parts (default
 ``PARTS_IN_FLIGHT``) upload at once, so memory stays near ``(parts in flight +
 1) * chunksize`` whatever the stream's size.
-``close`` stores the bytes short of a part as a tail object and the upload's
-state as a JSON object (see ``uploads``); a later ``writer(path, append=True)``
+``close`` stores the bytes short of a part as a tail object (written at every
+close, empty or not, named with the upload's size: see ``lifecycle``) and the
+upload's state as a JSON object (see ``uploads``); a later ``writer(path, append=True)``
 anywhere continues from it, reading back only that tail. An upload that never
 fills a part commits with a single PutObject.
 """
@@ -85,12 +86,12 @@ class S3Writer(FileWriter):
             self._collect(wait_all=True)
             if not self._changed and self._saved is not None:
                 return
+            self._read_back_tail()
             state = self._upload
-            tail_key, tail_size = state.tail_key, state.tail_size
-            if self._part:
-                tail_key = self._uploads.put_tail(self.path, self._part.contents())
-                tail_size = len(self._part)
-            saved = replace(state, parts=list(state.parts), tail_key=tail_key, tail_size=tail_size)
+            tail = self._part.contents()
+            size = sum(part_size for _, part_size in state.parts) + len(tail)
+            tail_key = self._uploads.put_tail(self.path, tail, size)
+            saved = replace(state, parts=list(state.parts), tail_key=tail_key, tail_size=len(tail))
             self._uploads.save(self.path, saved)
             self._saved = saved
             self._forget_stale_tails(keep=tail_key)
