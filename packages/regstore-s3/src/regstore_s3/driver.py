@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from regstore.driver import FileInfo, FileWriter, Prune, StorageDriver
+from regstore.driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from regstore.errors import DriverError, InvalidParameterError, PathNotFoundError
 from regstore.paths import ROOT
 from regstore.redaction import register_secrets
@@ -29,6 +29,7 @@ from .copying import server_side_copy
 from .deleting import BatchDeleter
 from .errors import DENIED, NOT_FOUND, error_code, s3_errors, translate
 from .layout import PAST_VALID, Layout
+from .lifecycle import Lifecycle
 from .reader import open_object, read_object
 from .uploads import Uploads
 from .writer import S3Writer
@@ -66,6 +67,7 @@ class S3Driver(StorageDriver):
                 f"the AWS SDK rejected the endpoint settings: {exc}",
             ) from exc
         self.uploads = Uploads(self.client, self.bucket, self.layout, self.config.write_arguments())
+        self.lifecycle = Lifecycle(self.uploads)
         self._presigner: Any = None
         self._presigner_lock = threading.Lock()
 
@@ -182,6 +184,12 @@ class S3Driver(StorageDriver):
             deleter.finish()
         if not self.uploads.discard_below(path) and not deleter.count:
             raise PathNotFoundError(path)
+
+    def pending_uploads(self, path: str = ROOT) -> Iterator[PendingUpload]:
+        return self.lifecycle.pending(path)
+
+    def purge_uploads(self, before: datetime, path: str = ROOT) -> builtins.list[str]:
+        return self.lifecycle.purge(before, path)
 
     def redirect_url(
         self,
