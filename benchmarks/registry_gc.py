@@ -219,6 +219,8 @@ def _go_collect(target: _Target, root: str, workdir: Path) -> Side:
         capture_output=True,
         text=True,
         check=False,
+        # A CA bundle from the environment makes the registry's AWS SDK refuse plain HTTP.
+        env={k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"},
     )
     seconds = time.perf_counter() - started
     config.unlink()

@@ -9,13 +9,14 @@ by PID; ``garbage_collect`` runs ``docker-registry garbage-collect``.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,6 @@ START_TIMEOUT = 30.0
 
 def binary_or_skip(*tools: str) -> None:
     """Skip (or fail under ``REGSTORE_REQUIRE_ALL_BACKENDS=1``) when a reference tool is missing."""
-    import os
-
     missing = [tool for tool in (BINARY, *tools) if shutil.which(tool) is None]
     if missing:
         message = f"{', '.join(missing)} not installed; run scripts/install-emulators as root"
@@ -84,6 +83,15 @@ def s3_storage(connection: Mapping[str, str], bucket: str, rootdirectory: str) -
             "chunksize": 5 << 20,
         }
     }
+
+
+def environment() -> dict[str, str]:
+    """The environment for ``docker-registry``: without ``AWS_CA_BUNDLE``.
+
+    The registry talks plain HTTP to a loopback S3; under ``serve`` its AWS SDK
+    panics on a CA bundle it cannot load into the registry's own transport.
+    """
+    return {key: value for key, value in os.environ.items() if key != "AWS_CA_BUNDLE"}
 
 
 def free_port() -> int:
@@ -150,6 +158,7 @@ class GoRegistry:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=environment(),
             )
         try:
             self._wait()
@@ -215,7 +224,9 @@ def garbage_collect(
     if dry_run:
         command.append("--dry-run")
     command.append(str(config))
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, env=environment()
+    )
     if done.returncode != 0:
         raise RuntimeError(
             f"{' '.join(command)} failed ({done.returncode}): {done.stdout[-1500:]}"
@@ -227,12 +238,18 @@ def garbage_collect(
 def http(
     method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request to the registry: status, headers, body (errors are answers too)."""
+    """One HTTP request to the registry: status, headers (names lowercase), body (errors too)."""
     request = urllib.request.Request(url, data=body or None, method=method)
+    if body:
+        request.add_header("Content-Type", "application/octet-stream")
     for key, value in (headers or {}).items():
         request.add_header(key, value)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, dict(answer.headers.items()), answer.read()
+            return answer.status, _lower(answer.headers.items()), answer.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers.items()), error.read()
+        return error.code, _lower(error.headers.items()), error.read()
+
+
+def _lower(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {name.lower(): value for name, value in items}
