@@ -12,6 +12,7 @@ from .__about__ import __version__
 from .config import from_config
 from .driver import FileInfo, FileWriter, PendingUpload, StorageDriver
 from .errors import (
+    DigestMismatchError,
     DriverError,
     InvalidOffsetError,
     InvalidParameterError,
@@ -25,6 +26,7 @@ from .errors import (
 from .factory import available_drivers, create, register
 
 __all__ = [
+    "DigestMismatchError",
     "DriverError",
     "FileInfo",
     "FileWriter",

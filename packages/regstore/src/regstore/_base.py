@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, TypeVar
 
+from .digests import check_algorithm, require_backend
 from .driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from .errors import (
     DriverError,
@@ -161,9 +162,22 @@ class CheckedDriver(StorageDriver):
             return self._telemetry.reader(stream)
         return stream
 
-    def writer(self, path: str, append: bool = False) -> FileWriter:
+    def writer(self, path: str, append: bool = False, digest: str | None = None) -> FileWriter:
         self._path(path)
+        algorithm = check_algorithm(self._name, digest)
+        if algorithm is not None:
+            try:
+                require_backend()
+            except StorageDriverError as exc:
+                exc.driver_name = self._name
+                raise
         writer = self._call("writer", path, lambda: self.inner.writer(path, bool(append)))
+        if algorithm is not None:
+            try:
+                self._call("writer", path, lambda: writer._start_digest(algorithm))
+            except BaseException:
+                writer.close()  # nothing was written: the pending upload stays as it was
+                raise
         if self._telemetry is not None:
             return self._telemetry.writer(writer)
         return writer

@@ -11,11 +11,19 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import IO
 
-from .errors import PathNotFoundError, UnsupportedMethodError, WriterClosedError
+from .digests import StreamHasher, check_expected, decode_state
+from .errors import (
+    DigestMismatchError,
+    DriverError,
+    InvalidParameterError,
+    PathNotFoundError,
+    UnsupportedMethodError,
+    WriterClosedError,
+)
 
 __all__ = ["FileInfo", "FileWriter", "PendingUpload", "Prune", "StorageDriver"]
 
@@ -28,6 +36,12 @@ class FileInfo:
     ``size`` is 0.
     """
 
+    # A walk makes one info per entry, so an info is kept small and quick to make:
+    # slots, and ``mod_time`` either given (``_mod_time``) or, from ``_stamped``, made
+    # from POSIX seconds (``_stamp``) when first read. Fields, equality, hash, repr,
+    # ``replace`` and immutability are the dataclass's, all through ``mod_time``.
+    __slots__ = ("_mod_time", "_stamp", "is_dir", "path", "size")
+
     path: str
     size: int
     mod_time: datetime
@@ -37,6 +51,48 @@ class FileInfo:
     def walk_key(self) -> str:
         """The string walk order sorts on: the path, plus ``/`` for a directory."""
         return self.path + "/" if self.is_dir else self.path
+
+    @classmethod
+    def _stamped(cls, path: str, size: int, stamp: float) -> FileInfo:
+        """A file's info whose ``mod_time`` is ``stamp`` (POSIX seconds), made when first read.
+
+        Equal to ``FileInfo(path, size, datetime.fromtimestamp(stamp, timezone.utc), False)``
+        and several times cheaper to make: a frozen dataclass's ``__init__`` sets each
+        field through ``object.__setattr__``, and most walks never read ``mod_time``.
+        """
+        info = _new_info(cls)
+        _set_path(info, path)
+        _set_size(info, size)
+        _set_stamp(info, stamp)
+        _set_is_dir(info, False)
+        return info
+
+    def __reduce__(self) -> tuple[type[FileInfo], tuple[str, int, datetime, bool]]:
+        # Frozen and slotted: pickle and copy rebuild an info through __init__.
+        return (type(self), (self.path, self.size, self.mod_time, self.is_dir))
+
+
+def _get_mod_time(info: FileInfo) -> datetime:
+    try:
+        given: datetime = _get_given(info)
+    except AttributeError:
+        made = datetime.fromtimestamp(_get_stamp(info), timezone.utc)
+        _set_given(info, made)
+        return made
+    return given
+
+
+_new_info = object.__new__
+_set_path = FileInfo.__dict__["path"].__set__
+_set_size = FileInfo.__dict__["size"].__set__
+_set_is_dir = FileInfo.__dict__["is_dir"].__set__
+_set_stamp = FileInfo.__dict__["_stamp"].__set__
+_get_stamp = FileInfo.__dict__["_stamp"].__get__
+_get_given = FileInfo.__dict__["_mod_time"].__get__
+_set_given = FileInfo.__dict__["_mod_time"].__set__
+# The field is read through this property: the dataclass's __init__ stores a given
+# ``mod_time`` through its setter (``object.__setattr__`` honours data descriptors).
+setattr(FileInfo, "mod_time", property(_get_mod_time, _set_given, doc="timezone-aware UTC"))  # noqa: B010
 
 
 Prune = Callable[[FileInfo], bool]
@@ -67,15 +123,40 @@ class FileWriter(ABC):
     ``ValueError``); ``close`` and ``size`` keep working. Leaving a ``with``
     block calls ``close`` only.
 
+    Digests: a writer opened with ``writer(path, digest="sha256")`` (or
+    ``"sha512"``) hashes everything written; ``digest`` is ``"sha256:<hex>"`` of
+    the whole upload so far, resumed bytes included, and
+    ``commit(expected_digest=...)`` commits only on a match, else raises
+    ``DigestMismatchError`` and leaves the writer open and the upload pending.
+
     Subclasses implement ``_write``, ``_close``, ``_commit`` and ``_cancel``;
-    this class keeps the state machine and the byte count.
+    this class keeps the state machine, the byte count and the hash.
+
+    The hash-state hook, so a resumed writer continues the hash without reading
+    the upload back (from any instance and process): ``_close`` stores the bytes
+    of ``self.upload_state`` with the pending upload (None: store none, and drop
+    any stored earlier); commit, cancel, ``delete`` and ``purge_uploads`` drop
+    them with the upload; a resumed writer gets them back as ``upload_state=``.
+    A driver without it may implement ``_read_upload`` instead, which the core
+    then reads once to rebuild the hash; one with neither raises
+    ``UnsupportedMethodError`` when a non-empty upload is resumed with a digest.
     """
 
-    def __init__(self, path: str, *, size: int = 0, driver_name: str = "") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        size: int = 0,
+        driver_name: str = "",
+        upload_state: bytes | None = None,
+    ) -> None:
         self.path = path
         self.driver_name = driver_name
         self._size = size
         self._lifecycle = "open"
+        self._hasher: StreamHasher | None = None
+        self._state = upload_state
+        self._state_size = size
 
     # -- what drivers implement -------------------------------------------------
 
@@ -95,12 +176,102 @@ class FileWriter(ABC):
     def _cancel(self) -> None:
         """Discard the pending upload and every trace of it in the backend."""
 
+    def _read_upload(self) -> Iterator[bytes | memoryview]:
+        """Optional: the pending upload's first ``self.size`` bytes, in order.
+
+        The core reads them once to rebuild the hash of an upload resumed with a
+        digest when no hash state was kept for it.
+        """
+        raise UnsupportedMethodError(
+            f"resuming the upload of {self.path} with a digest: the driver kept no hash"
+            " state for it (FileWriter.upload_state) and cannot read a pending upload"
+            " back (FileWriter._read_upload)"
+        )
+
+    def _flush(self) -> None:
+        """Optional: make everything written durable without publishing it.
+
+        ``commit(expected_digest=...)`` calls it while the hash catches up, so
+        the commit that follows a match has less left to do.
+        """
+
+    # -- the hash state hook ------------------------------------------------------
+
+    @property
+    def upload_state(self) -> bytes | None:
+        """The opaque hash state a driver keeps with the pending upload at ``_close``.
+
+        None when there is nothing to keep (no digest, or bytes written since
+        the state given at resume); drivers store it verbatim and never parse it.
+        """
+        if self._hasher is not None:
+            return self._hasher.export(self._size)
+        return self._state if self._size == self._state_size else None
+
+    @upload_state.setter
+    def upload_state(self, state: bytes | None) -> None:
+        self._state = state
+        self._state_size = self._size
+
+    def _hashing(self) -> StreamHasher | None:
+        """The upload's hasher: this writer's, or that of the writer it wraps (``inner``).
+
+        A writer that wraps another (telemetry, for one) leaves the hash to the
+        driver's writer, whose ``_close`` keeps its state.
+        """
+        if self._hasher is not None:
+            return self._hasher
+        inner = self.__dict__.get("inner")
+        return inner._hashing() if isinstance(inner, FileWriter) else None
+
+    def _start_digest(self, algorithm: str) -> None:
+        """Hash the upload with ``algorithm`` from here on, resumed bytes included.
+
+        Used by the wrapper for ``writer(path, digest=...)``; a second call with
+        the same algorithm does nothing.
+        """
+        inner = self.__dict__.get("inner")
+        if isinstance(inner, FileWriter):
+            inner._start_digest(algorithm)
+            return
+        if self._hasher is not None:
+            if self._hasher.algorithm != algorithm:
+                raise InvalidParameterError(
+                    self.driver_name,
+                    "digest",
+                    f"this writer already hashes with {self._hasher.algorithm}",
+                )
+            return
+        restored = decode_state(self._state, algorithm, self._size) if self._size else None
+        hasher = StreamHasher(algorithm, restored)
+        if self._size and restored is None:
+            self._guard("resume the digest of", self._rehash, hasher)
+        self._hasher = hasher
+
+    def _rehash(self, hasher: StreamHasher) -> None:
+        read = 0
+        for piece in self._read_upload():
+            hasher.update(piece)
+            read += memoryview(piece).nbytes
+        hasher.settle()
+        if read != self._size:
+            raise DriverError(
+                f"read {read} bytes back from the pending upload of {self.path}, expected"
+                f" {self._size}: cannot resume its digest"
+            )
+
     # -- the public file-object API --------------------------------------------
 
     @property
     def size(self) -> int:
         """Bytes in the upload so far, including content resumed with ``append=True``."""
         return self._size
+
+    @property
+    def digest(self) -> str | None:
+        """``"<algorithm>:<hex>"`` of the whole upload so far; None without ``digest=``."""
+        hasher = self._hashing()
+        return hasher.digest if hasher is not None else None
 
     @property
     def closed(self) -> bool:
@@ -113,6 +284,9 @@ class FileWriter(ABC):
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
         if view.nbytes:
             self._guard("write", self._write, view)
+            if self._hasher is not None:
+                # Once stored: a large piece is hashed on the helper thread during the next write.
+                self._hasher.update(data if isinstance(data, bytes) else view)
             self._size += view.nbytes
         return view.nbytes
 
@@ -129,12 +303,29 @@ class FileWriter(ABC):
             self._guard("close", self._close)
         finally:
             self._lifecycle = "closed"
+            self._stop_hashing()
 
-    def commit(self) -> None:
-        """Atomically make the upload the content of the path."""
+    def commit(self, expected_digest: str | None = None) -> None:
+        """Atomically make the upload the content of the path.
+
+        With ``expected_digest`` (``"sha256:<hex>"``, the writer's algorithm),
+        only if the upload's digest is that one; otherwise ``DigestMismatchError``,
+        and the writer stays open with the upload pending.
+        """
         self._check_open("commit")
+        if expected_digest is not None:
+            hasher = self._hashing()
+            algorithm = hasher.algorithm if hasher is not None else None
+            check_expected(self.driver_name, expected_digest, algorithm)
+            self._guard("commit", self._flush)
+            actual = self.digest
+            if actual != expected_digest:
+                raise DigestMismatchError(
+                    self.path, expected_digest, str(actual), driver_name=self.driver_name
+                )
         self._guard("commit", self._commit)
         self._lifecycle = "committed"
+        self._stop_hashing()
 
     def cancel(self) -> None:
         """Discard the pending upload; committed content at the path is untouched."""
@@ -143,6 +334,11 @@ class FileWriter(ABC):
             self._guard("cancel", self._cancel)
         finally:
             self._lifecycle = "cancelled"
+            self._stop_hashing()
+
+    def _stop_hashing(self) -> None:
+        if self._hasher is not None:
+            self._hasher.shutdown()
 
     def flush(self) -> None:
         """Nothing to do: ``close`` persists, ``commit`` publishes."""
@@ -226,7 +422,10 @@ class StorageDriver(ABC):
 
     @abstractmethod
     def writer(self, path: str, append: bool = False) -> FileWriter:
-        """A ``FileWriter``; ``append=True`` resumes the pending upload closed earlier."""
+        """A ``FileWriter``; ``append=True`` resumes the pending upload closed earlier.
+
+        The wrapper adds ``digest=`` (see ``FileWriter``): drivers never hash.
+        """
 
     @abstractmethod
     def stat(self, path: str) -> FileInfo:

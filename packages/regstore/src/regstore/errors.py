@@ -8,6 +8,7 @@ puts around every driver stamps the name in, so ``str(e)`` always starts with
 from __future__ import annotations
 
 __all__ = [
+    "DigestMismatchError",
     "DriverError",
     "InvalidOffsetError",
     "InvalidParameterError",
@@ -92,6 +93,24 @@ class DriverError(StorageDriverError):
     def __init__(self, detail: str, *, driver_name: str = "") -> None:
         super().__init__(detail, driver_name=driver_name)
         self.detail = detail
+
+
+class DigestMismatchError(DriverError):
+    """``commit(expected_digest=...)`` found another digest; nothing was committed.
+
+    The writer stays open and the upload pending: write more and commit again,
+    ``close`` it to resume later, or ``cancel`` it.
+    """
+
+    def __init__(self, path: str, expected: str, actual: str, *, driver_name: str = "") -> None:
+        super().__init__(
+            f"digest mismatch for {path}: expected {expected}, but the upload's digest is"
+            f" {actual}; nothing was committed and the upload is still pending",
+            driver_name=driver_name,
+        )
+        self.path = path
+        self.expected = expected
+        self.actual = actual
 
 
 class WriterClosedError(StorageDriverError, ValueError):

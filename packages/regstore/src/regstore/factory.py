@@ -135,8 +135,11 @@ def _load_entry_point(
     return loaded
 
 
-def create(name: str, parameters: Mapping[str, Any] | None = None) -> StorageDriver:
-    """Build the driver called ``name`` from a parameters mapping (the registry's keys)."""
+def create(name: str, parameters: Mapping[str, Any] | None = None) -> CheckedDriver:
+    """Build the driver called ``name`` from a parameters mapping (the registry's keys).
+
+    It comes in the wrapper, whose ``writer`` also takes ``digest=``.
+    """
     if not isinstance(name, str) or not name:
         raise InvalidStorageDriverError(str(name), "a storage driver name is a non-empty string")
     factory = _load(name)

@@ -49,8 +49,11 @@ class StorageMiddleware(StorageDriver):
     def reader(self, path: str, offset: int = 0) -> IO[bytes]:
         return self.inner.reader(path, offset)
 
-    def writer(self, path: str, append: bool = False) -> FileWriter:
-        return self.inner.writer(path, append)
+    def writer(self, path: str, append: bool = False, digest: str | None = None) -> FileWriter:
+        writer = self.inner.writer(path, append)
+        if digest is not None:
+            writer._start_digest(digest)  # the hash lives in the writer, whatever wraps it
+        return writer
 
     def stat(self, path: str) -> FileInfo:
         return self.inner.stat(path)
