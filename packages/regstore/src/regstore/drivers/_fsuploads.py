@@ -57,6 +57,11 @@ class UploadFiles:
         """The size at the last ``close``."""
         return f"{self.folder}/{self.stem}{_SEPARATOR}size"
 
+    @property
+    def state(self) -> str:
+        """The writer's hash state at the last ``close`` (only for uploads hashed with a digest)."""
+        return f"{self.folder}/{self.stem}{_SEPARATOR}state"
+
     def temp(self) -> str:
         """A fresh temp name that ``delete`` of the upload's path removes with it."""
         return temp_name(self.folder, self.stem + HIDDEN)
@@ -154,7 +159,7 @@ class UploadArea:
         current = _closed_at(found.files)
         if current is None or current >= before:
             return False
-        for name in (found.files.size, found.files.data):
+        for name in (found.files.size, found.files.state, found.files.data):
             # A concurrent purge, delete, commit or cancel may have got there first.
             with suppress(FileNotFoundError):
                 os.unlink(name)

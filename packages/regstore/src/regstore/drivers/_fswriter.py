@@ -2,9 +2,10 @@
 
 The pending upload of path ``P`` is one file in ``<root>/~uploads`` (see
 ``_fsuploads``), and a second one beside it records its size at the last
-``close``. Because these are ordinary files outside the path namespace, the
-upload survives the process and any driver instance over the same root resumes
-it, exactly where it was closed. A stream that is committed without a
+``close`` (a writer hashing a digest keeps its hash state in a third).
+Because these are ordinary files outside the path namespace, the upload
+survives the process and any driver instance over the same root resumes it,
+exactly where it was closed. A stream that is committed without a
 ``close`` costs what a durable ``put_content`` does: create, write, fsync,
 rename, fsync of the target's folder.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import suppress
 
 from ..driver import FileWriter
@@ -37,6 +39,8 @@ BUFFER_SIZE = 1 << 20
 # The files of an upload are never symlinks: one planted there must not redirect it.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _OPEN = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0) | _NOFOLLOW
+#: More than any hash state blob holds.
+_STATE_MAX = 4096
 
 
 def open_writer(
@@ -50,6 +54,7 @@ def open_writer(
             # Refused now rather than at the commit, after the whole stream was written.
             raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), target)
         fd = _resume(files) if append else None
+        state = _read_state(files) if fd is not None else None
         if fd is None:
             _forget_size(files)  # a new upload: a size left by an earlier one does not apply
             if append:
@@ -61,7 +66,7 @@ def open_writer(
     except OSError as exc:
         remove_empty_dirs(files.folder, uploads.directory)
         raise os_error(exc, "open a writer for", path, root.path, writing=True) from exc
-    return FilesystemWriter(root, uploads, path, files, fd, size, driver_name)
+    return FilesystemWriter(root, uploads, path, files, fd, size, driver_name, state)
 
 
 def _resume(files: UploadFiles) -> int | None:
@@ -122,8 +127,41 @@ def _record_size(files: UploadFiles, size: int) -> None:
 
 
 def _forget_size(files: UploadFiles) -> None:
-    with suppress(FileNotFoundError, NotADirectoryError):
-        os.unlink(files.size)
+    for name in (files.size, files.state):
+        with suppress(FileNotFoundError, NotADirectoryError):
+            os.unlink(name)
+
+
+def _read_state(files: UploadFiles) -> bytes | None:
+    """The hash state the last ``close`` kept (None: none); the core checks it before use."""
+    try:
+        fd = os.open(files.state, os.O_RDONLY | _NOFOLLOW)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        return os.read(fd, _STATE_MAX)
+    finally:
+        os.close(fd)
+
+
+def _record_state(files: UploadFiles, state: bytes | None) -> None:
+    """Keep ``state`` beside the pending file as ``_record_size`` does; None removes it."""
+    if state is None:
+        with suppress(FileNotFoundError):
+            os.unlink(files.state)
+        return
+    temp = files.temp()
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+        try:
+            write_all(fd, state)
+        finally:
+            os.close(fd)
+        os.replace(temp, files.state)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def _start_from_committed(target: str, files: UploadFiles) -> int:
@@ -164,8 +202,9 @@ class FilesystemWriter(FileWriter):
         fd: int,
         size: int,
         driver_name: str,
+        state: bytes | None = None,
     ) -> None:
-        super().__init__(path, size=size, driver_name=driver_name)
+        super().__init__(path, size=size, driver_name=driver_name, upload_state=state)
         self._root = root
         self._uploads = uploads
         self._files = files
@@ -233,12 +272,38 @@ class FilesystemWriter(FileWriter):
         if not self._sync("close the upload of", linked=True):
             return  # nothing left to keep: recording a size would leave a stray file
         try:
+            # Read after the fsync above, so the hash caught up while the disk worked.
+            _record_state(self._files, self.upload_state)
             _record_size(self._files, self._stored)
             fsync_dir(self._files.folder)
         except FileNotFoundError:
             pass  # the upload was deleted meanwhile: nothing is left to keep
         except OSError as exc:
             raise self._error(exc, "close the upload of") from exc
+
+    def _flush(self) -> None:
+        fd = self._open_fd()
+        self._drain(fd)
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise self._error(exc, "flush the upload of") from exc
+
+    def _read_upload(self) -> Iterator[bytes]:
+        try:
+            fd = os.open(self._files.data, os.O_RDONLY | getattr(os, "O_BINARY", 0) | _NOFOLLOW)
+        except OSError as exc:
+            raise self._error(exc, "read back the upload of") from exc
+        try:
+            left = self._stored
+            while left > 0:
+                piece = os.read(fd, min(left, BUFFER_SIZE))
+                if not piece:
+                    return
+                left -= len(piece)
+                yield piece
+        finally:
+            os.close(fd)
 
     def _commit(self) -> None:
         self._open_fd()

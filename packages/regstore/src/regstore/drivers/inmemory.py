@@ -39,6 +39,7 @@ class _File:
 class _Pending:
     data: bytearray
     closed: datetime
+    state: bytes | None = None  # the writer's hash state at that close
 
 
 @dataclass
@@ -143,7 +144,7 @@ class InMemoryDriver(StorageDriver):
                 return _InMemoryWriter(self, path, bytearray())
             pending = self._pending.get(path)
             if pending is not None:
-                return _InMemoryWriter(self, path, bytearray(pending.data))
+                return _InMemoryWriter(self, path, bytearray(pending.data), pending.state)
             node = self._find(path)
             start = node.data if isinstance(node, _File) else b""
             return _InMemoryWriter(self, path, bytearray(start))
@@ -225,9 +226,9 @@ class InMemoryDriver(StorageDriver):
 
     # -- used by the writer -----------------------------------------------------
 
-    def _keep_pending(self, path: str, buffer: bytearray) -> None:
+    def _keep_pending(self, path: str, buffer: bytearray, state: bytes | None) -> None:
         with self._lock:
-            self._pending[path] = _Pending(bytearray(buffer), _now())
+            self._pending[path] = _Pending(bytearray(buffer), _now(), state)
 
     def _commit(self, path: str, buffer: bytearray) -> None:
         with self._lock:
@@ -244,8 +245,10 @@ def _at_or_below(key: str, path: str) -> bool:
 
 
 class _InMemoryWriter(FileWriter):
-    def __init__(self, driver: InMemoryDriver, path: str, buffer: bytearray) -> None:
-        super().__init__(path, size=len(buffer), driver_name=driver.name)
+    def __init__(
+        self, driver: InMemoryDriver, path: str, buffer: bytearray, state: bytes | None = None
+    ) -> None:
+        super().__init__(path, size=len(buffer), driver_name=driver.name, upload_state=state)
         self._driver = driver
         self._buffer = buffer
 
@@ -253,8 +256,11 @@ class _InMemoryWriter(FileWriter):
         self._buffer += data
 
     def _close(self) -> None:
-        self._driver._keep_pending(self.path, self._buffer)
+        self._driver._keep_pending(self.path, self._buffer, self.upload_state)
         self._buffer = bytearray()
+
+    def _read_upload(self) -> Iterator[bytes]:
+        yield bytes(self._buffer)
 
     def _commit(self) -> None:
         self._driver._commit(self.path, self._buffer)
