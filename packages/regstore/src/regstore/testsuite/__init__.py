@@ -24,6 +24,7 @@ the Go suite).
 from __future__ import annotations
 
 from .content import ContentTests
+from .digests import DigestTests
 from .streams import ReaderTests, WriterTests
 from .tree import MoveDeleteTests, RedirectTests, StatListTests, WalkTests
 from .uploads import UploadLifecycleTests
@@ -40,5 +41,6 @@ class DriverSuite(
     WalkTests,
     RedirectTests,
     UploadLifecycleTests,
+    DigestTests,
 ):
     """Every conformance test; subclass it and provide the ``driver`` fixture."""
