@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import IO, TypeVar
 
 from .._base import unwrap
-from ..driver import FileInfo, PendingUpload, Prune, StorageDriver
+from ..driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from ._pool import DEFAULT_MAX_THREADS, Pool, Serial, check_positive
 from .iterators import DEFAULT_BATCH_SIZE, BatchIterator
 from .streams import AsyncReader, AsyncWriter, Opening
@@ -95,13 +95,22 @@ class AsyncDriver:
 
         return Opening(open_reader)
 
-    def writer(self, path: str, append: bool = False) -> Opening[AsyncWriter]:
-        """An ``AsyncWriter``: ``await`` it, or ``async with`` it to close (not commit) it."""
+    def writer(
+        self, path: str, append: bool = False, digest: str | None = None
+    ) -> Opening[AsyncWriter]:
+        """An ``AsyncWriter``: ``await`` it, or ``async with`` it to close (not commit) it.
+
+        ``digest`` goes to the wrapped driver's ``writer`` (see ``FileWriter``).
+        """
+        open_sync: Callable[..., FileWriter] = self.driver.writer
+
+        def opened() -> FileWriter:
+            if digest is None:
+                return open_sync(path, append)
+            return open_sync(path, append, digest=digest)
 
         async def open_writer() -> AsyncWriter:
-            writer = await self._pool.open(
-                "writer", lambda: self.driver.writer(path, append), lambda w: w.close()
-            )
+            writer = await self._pool.open("writer", opened, lambda w: w.close())
             return AsyncWriter(writer, Serial(self._pool))
 
         return Opening(open_writer)

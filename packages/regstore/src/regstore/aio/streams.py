@@ -144,6 +144,14 @@ class AsyncWriter:
         """True after ``close``, ``commit`` or ``cancel``."""
         return self.writer.closed
 
+    @property
+    def digest(self) -> str | None:
+        """``"<algorithm>:<hex>"`` of the upload so far; None without ``digest=``.
+
+        Waits for the hash of the writes so far, on the calling thread.
+        """
+        return self.writer.digest
+
     async def write(self, data: Buffer) -> int:
         """Append ``data`` (passed through as one chunk) and return its length."""
         return await self._serial.run("write", lambda: self.writer.write(data))
@@ -158,9 +166,9 @@ class AsyncWriter:
         if not self.writer.closed:
             await self._serial.run("close", self.writer.close)
 
-    async def commit(self) -> None:
-        """Atomically make the upload the content of the path."""
-        await self._serial.run("commit", self.writer.commit)
+    async def commit(self, expected_digest: str | None = None) -> None:
+        """Atomically make the upload the content of the path (see ``FileWriter.commit``)."""
+        await self._serial.run("commit", lambda: self.writer.commit(expected_digest))
 
     async def cancel(self) -> None:
         """Discard the pending upload; committed content is untouched."""

@@ -119,6 +119,10 @@ class _Writer(FileWriter):
     def closed(self) -> bool:
         return self._stream.closed
 
+    @property
+    def digest(self) -> str | None:
+        return self._stream.digest
+
     def write(self, data: bytes | bytearray | memoryview) -> int:
         return self._loop.run(self._stream.write(data))
 
@@ -203,8 +207,8 @@ class BlockingDriver(StorageDriver):
         stream = self._run(_opened(self.async_driver.reader(path, offset)))
         return cast(IO[bytes], _Reader(stream, self._loop))
 
-    def writer(self, path: str, append: bool = False) -> FileWriter:
-        stream = self._run(_opened(self.async_driver.writer(path, append)))
+    def writer(self, path: str, append: bool = False, digest: str | None = None) -> FileWriter:
+        stream = self._run(_opened(self.async_driver.writer(path, append, digest)))
         return _Writer(stream, self._loop)
 
     def stat(self, path: str) -> FileInfo:
