@@ -31,6 +31,7 @@ import regstore
 from .aio import backend_figures, print_figures, slow_backend_figures
 from .backend import Backend
 from .cases import run_cases
+from .digests import digest_rows
 from .machine import describe
 from .plan import MiB, Plan, human, plan_for
 from .procs import import_time, peak_rss
@@ -326,6 +327,16 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as exc:
                     failed = True
                     notes.append(f"telemetry overhead: not measured: {exc}")
+        if "filesystem" in wanted and only("digest overhead"):
+            _say("digest overhead: a filesystem stream with and without a digest")
+            with stages.stage("digest overhead"):
+                try:
+                    found, more = digest_rows(args.quick)
+                    rows.extend(found)
+                    notes.extend(more)
+                except Exception as exc:
+                    failed = True
+                    notes.append(f"digest overhead: not measured: {exc}")
         imports = None
         if not args.case:
             rounds = 3 if args.quick else IMPORT_ROUNDS

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .digests import DIGEST_CASE, SHA256
 from .telemetry import API_ONLY
 from .timing import Row
 
@@ -79,6 +80,9 @@ def check_targets(
                     Verdict(fs, f"{case} >= 0.8x raw atomic write", _ratio(rows, fs, case), 0.8)
                 )
         out.append(Verdict(fs, "walk >= 0.75x os.scandir walk", _ratio(rows, fs, "walk "), 0.75))
+        if _rows(rows, fs, DIGEST_CASE):
+            ratio = _ratio(rows, fs, DIGEST_CASE, SHA256)
+            out.append(Verdict(fs, "stream with sha256 within 1.1x of none", ratio, 1 / 1.1))
         out.append(
             Verdict(fs, "walk >= 2x fsspec find", _versus(rows, fs, "walk ", "fsspec local"), 2.0)
         )
