@@ -28,7 +28,14 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-from goregistry import GoRegistry, binary_or_skip, garbage_collect, http, rgw_connection
+from goregistry import (
+    GoRegistry,
+    binary_or_skip,
+    garbage_collect,
+    http,
+    rgw_connection,
+    write_config,
+)
 from ociimages import Descriptor, Layout, delete, pull, push, raw_manifest, sha256
 from registrytrees import Store, raw_s3_client
 
@@ -68,8 +75,7 @@ def origin(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def _config(store: Store, tmp_path: Path, name: str) -> Path:
-    from goregistry import write_config
-
+    """A registry ``config.yml`` for ``store``: for the Go registry and ``regstore --config``."""
     return write_config(tmp_path / f"{name}.yml", store.storage())
 
 
