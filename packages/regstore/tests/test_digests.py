@@ -24,13 +24,15 @@ def _sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _run(code: str) -> str:
+def _run(code: str, source: str = "") -> str:
+    env = {**os.environ, "REGSTORE_HASH_SOURCE": source}
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -68,6 +70,25 @@ def test_resumed_hash_crosses_processes_without_reading_back(tmp_path: Path) -> 
         resumed = driver.writer("/blob", append=True, digest="sha256")
         assert resumed.digest == _sha256(first + second)
         resumed.cancel()
+
+
+@pytest.mark.parametrize(("first", "then"), [("openssl", "rehashes"), ("rehashes", "openssl")])
+def test_state_from_the_other_hash_source_is_rebuilt(tmp_path: Path, first: str, then: str) -> None:
+    root = tmp_path / "registry"
+    script = f"""
+        import sys
+        import regstore
+        with regstore.create("filesystem", {{"rootdirectory": {str(root)!r}}}) as driver:
+            writer = driver.writer("/blob", append=True, digest="sha256")
+            writer.write(sys.argv[0].encode() * 100_000)
+            writer.close()
+            print(writer.digest)
+        """
+    one = _run(script, source=first)
+    two = _run(script, source=then)
+    written = b"-c" * 200_000
+    assert one == _sha256(written[: len(written) // 2])
+    assert two == _sha256(written), f"{then} resumed a state {first} saved"
 
 
 def test_torn_state_is_rebuilt_by_reading_the_upload(tmp_path: Path) -> None:
@@ -163,8 +184,9 @@ def test_missing_hash_package_names_the_install() -> None:
         except regstore.UnsupportedMethodError as error:
             print(error)
         print(driver.writer("/blob").digest)
-        """
+        """,
+        source="rehashes",
     )
-    assert "inmemory: unsupported method: writer(digest=...) needs the rehashes package" in out
+    assert "inmemory: unsupported method: writer(digest=...) needs OpenSSL" in out
     assert 'pip install "regstore[digest]"' in out
     assert out.endswith("None"), "writers without a digest need no hash package"

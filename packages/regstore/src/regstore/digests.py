@@ -3,9 +3,9 @@
 A writer opened with ``digest="sha256"`` (or ``"sha512"``) feeds every byte to
 a ``StreamHasher``. Its state exports to a small opaque blob that a driver
 keeps with the pending upload, so a writer resumed in another process
-continues the hash without reading the upload back. The hash functions come
-from ``rehashes`` (RustCrypto's SHA-2, whose state serializes; CPython's
-``hashlib`` cannot export it), installed by the ``regstore[digest]`` extra.
+continues the hash without reading the upload back. CPython's ``hashlib``
+cannot export its state: the hash functions come from ``regstore._sha2``
+(OpenSSL's, as ``hashlib`` uses them, else the ``regstore[digest]`` extra).
 
 Large writes are hashed on a helper thread while the driver stores them, so
 the hash overlaps the backend's I/O; ``digest`` and ``export`` wait for it.
@@ -13,15 +13,13 @@ the hash overlaps the backend's I/O; ``digest`` and ``export`` wait for it.
 
 from __future__ import annotations
 
-import importlib
 import re
 import struct
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import cache
-from typing import Any
 
+from ._sha2 import Sha2, Source, source
 from .errors import InvalidParameterError, UnsupportedMethodError
 
 __all__ = [
@@ -35,15 +33,15 @@ __all__ = [
 
 #: Hex digits of each supported algorithm's digest.
 ALGORITHMS = {"sha256": 64, "sha512": 128}
-_CLASSES = {"sha256": "PySha256", "sha512": "PySha512"}
 _INSTALL = 'pip install "regstore[digest]"'
 #: Writes from this size on are hashed on the helper thread; smaller ones inline.
 BACKGROUND_FROM = 256 * 1024
 #: Bytes the helper thread may lag behind the writes before ``update`` waits for it.
 MAX_BEHIND = 64 * 1024 * 1024
-# The state blob: magic, format, then algorithm, byte count, library version, state, CRC32.
+# The state blob: magic, format, then algorithm, byte count, source, state, CRC32.
 _MAGIC = b"regstore-hash\x00"
-_HEADER = struct.Struct(">B8sQ16s")
+_ORIGIN = 32
+_HEADER = struct.Struct(f">B8sQ{_ORIGIN}s")
 _FORMAT = 1
 
 
@@ -78,31 +76,21 @@ def check_expected(driver_name: str, expected: object, algorithm: str | None) ->
     return expected
 
 
-@cache
-def _backend() -> tuple[Any, str] | None:
-    try:
-        module = importlib.import_module("rehashes")
-        from importlib.metadata import version
-
-        return module, version("rehashes")
-    except ImportError:
-        return None
-
-
-def require_backend(method: str = "writer(digest=...)") -> tuple[Any, str]:
-    """The ``rehashes`` module and its version, or ``UnsupportedMethodError`` naming the install."""
-    found = _backend()
+def require_backend(method: str = "writer(digest=...)") -> Source:
+    """Where the hash functions come from, or ``UnsupportedMethodError`` naming the install."""
+    found = source()
     if found is None:
         raise UnsupportedMethodError(
-            f"{method} needs the rehashes package, which is not installed: {_INSTALL}"
+            f"{method} needs OpenSSL's libcrypto as hashlib loads it on Linux, or else"
+            f" the rehashes package, which is not installed: {_INSTALL}"
         )
     return found
 
 
-def decode_state(blob: bytes | None, algorithm: str, size: int) -> Any | None:
-    """The hasher a state blob holds, if it is whole, of ``algorithm`` and covers ``size`` bytes.
+def decode_state(blob: bytes | None, algorithm: str, size: int) -> Sha2 | None:
+    """The hash a state blob holds, if it is whole, of ``algorithm`` and covers ``size`` bytes.
 
-    Anything else (no blob, a torn one, another algorithm or library version, a
+    Anything else (no blob, a torn one, another algorithm, source or version, a
     byte count that is not the upload's) gives None: the caller reads the upload.
     """
     if not blob or len(blob) < len(_MAGIC) + _HEADER.size + 4 or not blob.startswith(_MAGIC):
@@ -110,35 +98,32 @@ def decode_state(blob: bytes | None, algorithm: str, size: int) -> Any | None:
     body, crc = blob[:-4], int.from_bytes(blob[-4:], "big")
     if zlib.crc32(body) != crc:
         return None
-    form, name, count, library = _HEADER.unpack_from(body, len(_MAGIC))
-    module, version = require_backend()
+    form, name, count, origin = _HEADER.unpack_from(body, len(_MAGIC))
+    hashes = require_backend()
     if (
         form != _FORMAT
-        or name.rstrip(b"\x00").decode("ascii", "replace") != algorithm
+        or name.rstrip(b"\x00") != algorithm.encode("ascii")
         or count != size
-        or library.rstrip(b"\x00").decode("ascii", "replace") != version[:16]
+        or origin.rstrip(b"\x00") != hashes.name.encode("ascii")[:_ORIGIN]
     ):
         return None
-    try:
-        return getattr(module, _CLASSES[algorithm]).deserialize(body[len(_MAGIC) + _HEADER.size :])
-    except ValueError:
-        return None
+    return hashes.restore(algorithm, body[len(_MAGIC) + _HEADER.size :])
 
 
 class StreamHasher:
     """One upload's running hash; large updates run on a helper thread, in order."""
 
-    def __init__(self, algorithm: str, restored: Any | None = None) -> None:
-        module, self._version = require_backend()
+    def __init__(self, algorithm: str, restored: Sha2 | None = None) -> None:
+        self._source = require_backend()
         self.algorithm = algorithm
-        self._hash = restored if restored is not None else getattr(module, _CLASSES[algorithm])()
+        self._hash = restored if restored is not None else self._source.new(algorithm)
         self._pool: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[Future[None], int]] = deque()
         self._behind = 0
 
     def update(self, data: bytes | memoryview) -> None:
         """Add ``data``; the caller may reuse its buffer as soon as this returns."""
-        # The hash takes bytes only, and a caller's mutable buffer must not change under it.
+        # A caller's mutable buffer must not change under the helper thread: bytes only.
         chunk = data if isinstance(data, bytes) else bytes(data)
         if len(chunk) < BACKGROUND_FROM and not self._pending:
             self._hash.update(chunk)
@@ -163,7 +148,7 @@ class StreamHasher:
     def hexdigest(self) -> str:
         """The hex digest of everything given so far (hashing may go on afterwards)."""
         self.settle()
-        return str(self._hash.finalize())
+        return self._hash.hexdigest()
 
     @property
     def digest(self) -> str:
@@ -177,9 +162,9 @@ class StreamHasher:
             _FORMAT,
             self.algorithm.encode("ascii"),
             size,
-            self._version[:16].encode("ascii"),
+            self._source.name.encode("ascii")[:_ORIGIN],
         )
-        body = _MAGIC + header + bytes(self._hash.serialize())
+        body = _MAGIC + header + self._hash.state()
         return body + zlib.crc32(body).to_bytes(4, "big")
 
     def shutdown(self) -> None:
