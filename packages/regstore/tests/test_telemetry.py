@@ -10,6 +10,7 @@ Azurite, GCS on fake-gcs-server.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
 import sys
 from collections.abc import Callable, Iterator
@@ -245,6 +246,22 @@ def test_a_walk_left_unfinished_ends_its_span_when_closed(
     (span,) = otel.spans()
     assert span.name == "regstore.walk"
     assert span.status.status_code is StatusCode.UNSET
+
+
+def test_a_walk_dropped_before_its_first_entry_still_ends_its_span(
+    local: regstore.StorageDriver, otel: Recorded
+) -> None:
+    local.put_content(f"{BASE}/f", b"x")
+    otel.exporter.clear()
+    entries = local.walk(BASE)
+    del entries
+    gc.collect()
+    (span,) = otel.spans()
+    assert span.name == "regstore.walk"
+    assert [attrs["regstore.operation"] for attrs, _ in otel.points(DURATION)] == [
+        "put_content",
+        "walk",
+    ]
 
 
 def test_pending_uploads_and_purge_are_spans(otel: Recorded) -> None:

@@ -168,31 +168,14 @@ class DriverTelemetry:
                 f"{SCOPE}.{operation}", attributes=self._attributes(path, None)
             )
         try:
-            items = self._within(span, start)
+            items = self.within(span, start)
         except Exception as exc:
-            self._finish(span, operation, began, exc)
+            self.finish(span, operation, began, exc)
             raise
-        return self._drain(operation, span, began, items)
-
-    def _drain(
-        self, operation: str, span: Span | None, began: float, items: Iterator[T]
-    ) -> Iterator[T]:
-        error: Exception | None = None
-        try:
-            while True:
-                try:
-                    item = self._within(span, lambda: next(items))
-                except StopIteration:
-                    return
-                yield item
-        except Exception as exc:
-            error = exc
-            raise
-        finally:
-            self._finish(span, operation, began, error)
+        return _TracedIterator(self, operation, span, began, items)
 
     @staticmethod
-    def _within(span: Span | None, call: Callable[[], T]) -> T:
+    def within(span: Span | None, call: Callable[[], T]) -> T:
         """Run ``call`` with ``span`` current, so spans the backend's SDK makes nest under it."""
         if span is None:
             return call()
@@ -202,9 +185,10 @@ class DriverTelemetry:
         finally:
             context.detach(token)
 
-    def _finish(
+    def finish(
         self, span: Span | None, operation: str, began: float, error: Exception | None
     ) -> None:
+        """End ``span`` (failed when ``error`` is given) and record the call's duration."""
         if span is not None:
             if error is not None:
                 self._failed(span, error)
@@ -257,6 +241,61 @@ class DriverTelemetry:
     def writer(self, writer: FileWriter) -> FileWriter:
         """``writer``, counting the bytes written and tracing close, commit and cancel."""
         return CountingWriter(writer, self)
+
+
+class _TracedIterator(Iterator[T]):
+    """The items of a walk or a listing of uploads; their span ends with the last one.
+
+    Or when the iterator is closed, or dropped unfinished (even before its first
+    item, which a generator would not notice).
+    """
+
+    def __init__(
+        self,
+        telemetry: DriverTelemetry,
+        operation: str,
+        span: Span | None,
+        began: float,
+        items: Iterator[T],
+    ) -> None:
+        self._telemetry = telemetry
+        self._operation = operation
+        self._span = span
+        self._began = began
+        self._items: Iterator[T] | None = items
+
+    def __next__(self) -> T:
+        items = self._items
+        if items is None:
+            raise StopIteration
+        try:
+            return self._telemetry.within(self._span, lambda: next(items))
+        except StopIteration:
+            self._end(None)
+            raise
+        except Exception as exc:
+            self._end(exc)
+            raise
+
+    def close(self) -> None:
+        """Stop early: the items are closed and the span ends."""
+        items = self._items
+        if items is None:
+            return
+        try:
+            closing = getattr(items, "close", None)
+            if closing is not None:
+                closing()
+        finally:
+            self._end(None)
+
+    def _end(self, error: Exception | None) -> None:
+        if getattr(self, "_items", None) is not None:
+            self._items = None
+            self._telemetry.finish(self._span, self._operation, self._began, error)
+
+    def __del__(self) -> None:
+        self._end(None)
 
 
 class CountingReader(io.BufferedIOBase):
