@@ -17,10 +17,14 @@ import re
 import struct
 import zlib
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from ._sha2 import Sha2, Source, source
 from .errors import InvalidParameterError, UnsupportedMethodError
+
+if TYPE_CHECKING:  # imported when the first digest is asked for: import regstore stays light
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from ._sha2 import Sha2, Source
 
 __all__ = [
     "ALGORITHMS",
@@ -78,6 +82,8 @@ def check_expected(driver_name: str, expected: object, algorithm: str | None) ->
 
 def require_backend(method: str = "writer(digest=...)") -> Source:
     """Where the hash functions come from, or ``UnsupportedMethodError`` naming the install."""
+    from ._sha2 import source
+
     found = source()
     if found is None:
         raise UnsupportedMethodError(
@@ -129,6 +135,8 @@ class StreamHasher:
             self._hash.update(chunk)
             return
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="regstore-hash")
         self._pending.append((self._pool.submit(self._hash.update, chunk), len(chunk)))
         self._behind += len(chunk)
