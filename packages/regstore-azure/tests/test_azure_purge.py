@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from azure.storage.blob import ContainerClient
 from azure_helpers import ROOT, Answer, DriverFactory, Interceptor, hidden_objects
+from faults.proxy import FaultPlan, FaultProxy
 
 from regstore import DriverError, PendingUpload, StorageDriver
 
@@ -239,4 +240,22 @@ def test_a_writer_whose_upload_was_purged_fails_instead_of_losing_bytes(
         busy.write(b"def")  # its short last block is gone with the upload
     busy.cancel()
     assert pending(driver) == {}
+    assert hidden_objects(container) == []
+
+
+@pytest.mark.parametrize("fault", ["drop-response", "500"])
+def test_a_purge_whose_batch_answer_is_lost_returns_what_it_deleted(
+    make_driver: DriverFactory, fault_proxy: FaultProxy, container: ContainerClient, fault: str
+) -> None:
+    driver = make_driver(
+        rootdirectory=f"/{ROOT}/",
+        serviceurl=f"{fault_proxy.url}/devstoreaccount1",
+        retry_delay="10ms",
+    )
+    for index in range(3):
+        close_upload(driver, f"/uploads/{index}", b"x")
+    # drop-response: the batch ran, its answer never came; 500: it never ran.
+    fault_proxy.plan = FaultPlan(every=fault, match=r"^POST .*comp=batch", limit=1)
+    assert driver.purge_uploads(later()) == ["/uploads/0", "/uploads/1", "/uploads/2"]
+    assert fault_proxy.stats().by_kind == {fault: 1}
     assert hidden_objects(container) == []

@@ -8,7 +8,9 @@ batch refused with a 4xx or 501 answer means the account cannot do batches
 A single delete whose first answer was lost is retried by the SDK and then
 answers 404 for the blob it deleted itself: such a 404 counts as deleted. A
 404 after attempts that cannot have taken effect (refused before being sent,
-or turned away as busy) means the blob was not there.
+or turned away as busy) means the blob was not there. The same holds for a
+batch whose answer was lost (a broken connection, a 5xx other than 503): the
+single deletes sent after it count a blob found gone as deleted.
 
 A conditional delete (``delete_unchanged``) carries the ETag the caller listed
 (``If-Match``): a blob written since then is kept and reported not deleted.
@@ -103,16 +105,18 @@ class BatchDeleter:
         except HttpResponseError as exc:
             if error_code(exc) in _NOT_BATCH_PROBLEMS or exc.status_code in (401, 403):
                 raise
-            if exc.status_code is not None and (
-                400 <= exc.status_code < 500 or exc.status_code == 501
-            ):
+            status = exc.status_code
+            refused = status is not None and (400 <= status < 500 or status == 501)
+            if refused:
                 with self._lock:
                     self.use_batch = False
-            return self._delete_each(targets)
-        except (ServiceRequestError, ServiceResponseError):
+            # A 5xx other than 503 may come after the batch ran.
+            return self._delete_each(targets, batch_ran=not refused and status != 503)
+        except (ServiceRequestError, ServiceResponseError) as exc:
             # The connection broke: the batch may or may not have run; the
-            # single deletes (retried, and listed names count) settle it.
-            return self._delete_each(targets)
+            # single deletes settle it, and a blob they find gone counts as
+            # deleted by it (unless the request never left).
+            return self._delete_each(targets, batch_ran=isinstance(exc, ServiceResponseError))
         result: dict[str, bool] = {}
         for (name, etag), response in zip(targets, responses, strict=True):
             if response.status_code in (200, 202):
@@ -128,14 +132,19 @@ class BatchDeleter:
                 )
         return result
 
-    def _delete_each(self, targets: list[_Target]) -> dict[str, bool]:
+    def _delete_each(self, targets: list[_Target], *, batch_ran: bool = False) -> dict[str, bool]:
+        """Single deletes; ``batch_ran``: a batch of these targets may have taken effect."""
+
+        def delete_one(target: _Target) -> bool:
+            return self._delete_one(target, batch_ran)
+
         with ThreadPoolExecutor(max_workers=min(PARALLEL_DELETES, len(targets))) as pool:
-            deleted = pool.map(self._delete_one, targets)
+            deleted = pool.map(delete_one, targets)
             return dict(zip((name for name, _ in targets), deleted, strict=True))
 
-    def _delete_one(self, target: _Target) -> bool:
+    def _delete_one(self, target: _Target, batch_ran: bool = False) -> bool:
         name, etag = target
-        attempts = _Attempts()
+        attempts = _Attempts(may_have_acted=batch_ran)
         conditions: dict[str, Any] = {}
         if etag is not None:
             conditions = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
@@ -155,8 +164,8 @@ class BatchDeleter:
 class _Attempts:
     """Watches the failed attempts of one request (the SDK's ``retry_hook``)."""
 
-    def __init__(self) -> None:
-        self.may_have_acted = False
+    def __init__(self, *, may_have_acted: bool = False) -> None:
+        self.may_have_acted = may_have_acted
 
     def failed(self, *, response: Any = None, error: BaseException | None = None, **_: Any) -> None:
         """Called before each retry with the failed attempt's answer or error."""
