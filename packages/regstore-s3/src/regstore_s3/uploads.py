@@ -4,11 +4,15 @@ The state names the S3 multipart upload, its parts (number = position + 1, each
 exactly ``chunksize`` bytes) and the tail object holding the bytes short of a
 part. Any driver instance over the same bucket and root resumes from it; no
 ``ListMultipartUploads`` search is needed, which some servers answer wrongly
-and which pages at 1000.
+and which pages at 1000. A writer hashing a digest also keeps its hash state
+there (``hash``, base64): written with the parts and tail it covers, in the one
+request a close makes anyway, and read with them when the upload is resumed.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
@@ -45,13 +49,18 @@ STATE_VERSION = 1
 
 @dataclass
 class UploadState:
-    """What a pending upload has persisted: parts, their ETags and sizes, and the tail."""
+    """What a pending upload has persisted: parts, their ETags and sizes, the tail, the hash.
+
+    ``hash`` is the writer's opaque hash state (``FileWriter.upload_state``) for
+    exactly these parts and tail, or None.
+    """
 
     chunksize: int
     upload_id: str | None = None
     parts: list[tuple[str, int]] = field(default_factory=list)
     tail_key: str | None = None
     tail_size: int = 0
+    hash: bytes | None = None
 
     @property
     def size(self) -> int:
@@ -60,17 +69,18 @@ class UploadState:
 
     def to_json(self) -> bytes:
         """The state object's content."""
-        return json.dumps(
-            {
-                "version": STATE_VERSION,
-                "chunksize": self.chunksize,
-                "upload_id": self.upload_id,
-                "parts": [{"etag": etag, "size": size} for etag, size in self.parts],
-                "tail_key": self.tail_key,
-                "tail_size": self.tail_size,
-            },
-            separators=(",", ":"),
-        ).encode()
+        content: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "chunksize": self.chunksize,
+            "upload_id": self.upload_id,
+            "parts": [{"etag": etag, "size": size} for etag, size in self.parts],
+            "tail_key": self.tail_key,
+            "tail_size": self.tail_size,
+        }
+        if self.hash is not None:
+            # Optional, so releases that predate it still read the state.
+            content["hash"] = base64.b64encode(self.hash).decode("ascii")
+        return json.dumps(content, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> UploadState:
@@ -85,9 +95,25 @@ class UploadState:
                 parts=[(str(part["etag"]), int(part["size"])) for part in data["parts"]],
                 tail_key=data["tail_key"],
                 tail_size=int(data["tail_size"]),
+                hash=_hash_state(data.get("hash")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not an upload state object: {exc}") from exc
+
+
+def _hash_state(encoded: object) -> bytes | None:
+    """The hash state a state object holds; None when absent or not base64.
+
+    A damaged hash state costs only the hash: the core then reads the upload
+    back where it can, rather than the whole upload becoming unreadable.
+    """
+    if not isinstance(encoded, str):
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        LOGGER.warning("ignoring a hash state that is not base64 in an upload state object")
+        return None
 
 
 def refused(path: str, failures: list[str]) -> DriverError:

@@ -9,18 +9,25 @@ close, empty or not, named with the upload's size: see ``lifecycle``) and the
 upload's state as a JSON object (see ``uploads``); a later ``writer(path, append=True)``
 anywhere continues from it, reading back only that tail. An upload that never
 fills a part commits with a single PutObject.
+
+Digests: the state object also carries the hash state (``FileWriter.upload_state``)
+for exactly the parts and tail it names, so a writer resumed with a digest
+continues the hash at no extra request. S3 cannot read the parts of an
+uncompleted multipart upload, so an upload closed without a hash state is read
+back (``_read_upload``) only while it is all tail.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from regstore.driver import FileWriter
-from regstore.errors import DriverError
+from regstore.errors import DriverError, UnsupportedMethodError
 
 from .config import DEFAULT_UPLOAD_CONCURRENCY
 from .errors import s3_errors
@@ -43,7 +50,12 @@ class S3Writer(FileWriter):
 
     def __init__(self, driver: S3Driver, path: str, saved: UploadState | None) -> None:
         state = replace(saved, parts=list(saved.parts)) if saved else UploadState(driver.chunksize)
-        super().__init__(path, size=state.size, driver_name=driver.name)
+        super().__init__(
+            path,
+            size=state.size,
+            driver_name=driver.name,
+            upload_state=saved.hash if saved else None,
+        )
         self._driver = driver
         self._uploads = driver.uploads
         self._key = driver.layout.key(path)
@@ -66,6 +78,16 @@ class S3Writer(FileWriter):
         self._check_healthy()
         self._read_back_tail()
         self._changed = True
+        try:
+            self._cut_into_parts(data)
+        except BaseException as exc:
+            # Some of ``data`` may be in the part buffer or a part, the rest not, and the
+            # core counts none of it: a close must not save (parts, tail and hash would
+            # disagree), so the upload keeps what the last close saved.
+            self._failure = exc
+            raise
+
+    def _cut_into_parts(self, data: memoryview) -> None:
         chunk = self._upload.chunksize
         offset, end = 0, data.nbytes
         while offset < end:
@@ -91,7 +113,16 @@ class S3Writer(FileWriter):
             tail = self._part.contents()
             size = sum(part_size for _, part_size in state.parts) + len(tail)
             tail_key = self._uploads.put_tail(self.path, tail, size)
-            saved = replace(state, parts=list(state.parts), tail_key=tail_key, tail_size=len(tail))
+            # Read after the parts and tail are stored: the hash caught up meanwhile. A
+            # state exported at another size than these parts and tail is never kept.
+            hash_state = self.upload_state if size == self.size else None
+            saved = replace(
+                state,
+                parts=list(state.parts),
+                tail_key=tail_key,
+                tail_size=len(tail),
+                hash=hash_state,
+            )
             self._uploads.save(self.path, saved)
             self._saved = saved
             self._forget_stale_tails(keep=tail_key)
@@ -127,6 +158,27 @@ class S3Writer(FileWriter):
             # Recorded before a first part that never completed (its writer failed).
             self._uploads.abort(self.path, self._upload.upload_id)
         self._part.clear()
+
+    def _flush(self) -> None:
+        """Wait for the parts in flight (the hash catches up meanwhile) before a checked commit."""
+        self._check_healthy()
+        self._collect(wait_all=True)
+
+    def _read_upload(self) -> Iterator[bytes]:
+        """The upload's bytes while it is all tail; S3 cannot read back uncompleted parts.
+
+        The tail read here is the one the next write or the commit needs anyway.
+        """
+        if self._upload.parts:
+            size = sum(part_size for _, part_size in self._upload.parts)
+            raise UnsupportedMethodError(
+                f"resuming the upload of {self.path} with a digest: it was last closed"
+                f" without one, and S3 cannot read back the {len(self._upload.parts)}"
+                f" part(s) ({size} bytes) of an uncompleted multipart upload; resume it"
+                " without a digest, or write it again from the start with one"
+            )
+        self._read_back_tail()
+        yield self._part.contents()
 
     def _cancel(self) -> None:
         self._shutdown(cancel=True)
