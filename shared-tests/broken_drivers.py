@@ -27,8 +27,8 @@ class NonAtomicPut(InMemoryDriver):
 class VisiblePendingUpload(InMemoryDriver):
     """Publishes an upload at ``close``, before ``commit``."""
 
-    def _keep_pending(self, path: str, buffer: bytearray) -> None:
-        super()._keep_pending(path, buffer)
+    def _keep_pending(self, path: str, buffer: bytearray, state: bytes | None) -> None:
+        super()._keep_pending(path, buffer, state)
         with self._lock:
             self._store(path, bytes(buffer))
 
