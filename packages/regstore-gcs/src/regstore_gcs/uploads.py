@@ -3,14 +3,19 @@
 An upload of ``path`` is a run of part objects of ``part_size`` bytes each
 (``~part-00000001``, ...) and a state object (``~state``) whose content is
 the unsent tail (fewer than ``part_size`` bytes) and whose metadata counts
-the parts. The state object is written last, in one request, so it always
-describes parts that exist: any process resumes from it. ``commit`` composes
+the parts and, for a writer that hashes a digest, holds its hash state
+(base64). The state object is written last, in one request, so it always
+describes parts that exist, and a hash state always covers exactly the size
+recorded beside it: any process resumes from it, hash included, with no
+request more than a resume without a digest. ``commit`` composes
 the parts (32 sources per compose, chained) into the final object in one
 last compose, so the object appears whole or not at all.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future, wait
@@ -45,6 +50,10 @@ _META_VERSION = "regstore-upload"
 _META_PARTS = "regstore-parts"
 _META_PART_SIZE = "regstore-part-size"
 _META_SIZE = "regstore-size"
+_META_HASH = "regstore-hash-state"
+#: The largest hash state kept in metadata (GCS allows 8 KiB of custom metadata in all);
+#: the core's states are a few hundred bytes, a larger one is not kept (the core reads back).
+MAX_STATE = 2048
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class Pending:
     tail: bytes
     #: The state object's generation; 0 when there is none.
     generation: int = 0
+    #: The opaque hash state kept with the upload (``FileWriter.upload_state``); None: none.
+    state: bytes | None = None
 
     @property
     def size(self) -> int:
@@ -73,6 +84,34 @@ def listed_size(resource: Mapping[str, Any]) -> int | None:
     except (KeyError, ValueError):
         return None
     return size if size >= 0 else None
+
+
+def _metadata(pending: Pending) -> dict[str, str]:
+    """The state object's metadata for ``pending``, its hash state included if it fits."""
+    metadata = {
+        _META_VERSION: _VERSION,
+        _META_PARTS: str(pending.parts),
+        _META_PART_SIZE: str(pending.part_size),
+        _META_SIZE: str(pending.size),
+    }
+    if pending.state is not None and len(pending.state) <= MAX_STATE:
+        metadata[_META_HASH] = base64.b64encode(pending.state).decode("ascii")
+    return metadata
+
+
+def _decode_state(meta: Mapping[str, str]) -> bytes | None:
+    """The hash state kept in a state object's metadata; None when absent or unreadable.
+
+    The core checks the state (its CRC, algorithm and byte count) before it
+    uses it, and reads the upload back when it cannot.
+    """
+    encoded = meta.get(_META_HASH)
+    if not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 class UploadStore:
@@ -125,7 +164,7 @@ class UploadStore:
                 f"the pending upload of {path} has inconsistent state: {parts} parts of"
                 f" {part_size} bytes and a {len(tail)}-byte tail do not make {size} bytes"
             )
-        return Pending(parts, part_size, tail, blob.generation or 0)
+        return Pending(parts, part_size, tail, blob.generation or 0, _decode_state(meta))
 
     def save(self, path: str, pending: Pending, *, expected: int | None = None) -> None:
         """Write the state object: the tail as content, the part count as metadata.
@@ -135,12 +174,7 @@ class UploadStore:
         cancelled or closed by another writer meanwhile fails with
         ``DriverError`` instead of describing parts that are gone.
         """
-        metadata = {
-            _META_VERSION: _VERSION,
-            _META_PARTS: str(pending.parts),
-            _META_PART_SIZE: str(pending.part_size),
-            _META_SIZE: str(pending.size),
-        }
+        metadata = _metadata(pending)
         name = self._layout.state_name(path)
         try:
             upload(
@@ -159,6 +193,21 @@ class UploadStore:
                 " purged, cancelled or closed by another writer, so this close was not kept;"
                 " resume the upload again or start it over"
             ) from None
+
+    def keep_state(self, path: str, pending: Pending) -> bool:
+        """Add ``pending.state`` to the unchanged state object (generation ``pending.generation``).
+
+        A metadata update, so the tail is not sent again; the whole metadata is
+        sent, as emulators may replace it rather than merge. False when the
+        state object changed or went meanwhile: the hash state is then not kept.
+        """
+        blob = self._bucket.blob(self._layout.state_name(path))
+        blob.metadata = _metadata(pending)
+        try:
+            blob.patch(if_generation_match=pending.generation or None, retry=self._retry)
+        except (api.NotFound, api.PreconditionFailed):
+            return False
+        return True
 
     def _saved(self, name: str, metadata: Mapping[str, str], tail: bytes) -> bool:
         """True when the state object ``name`` holds exactly ``metadata`` and ``tail``."""
@@ -187,6 +236,27 @@ class UploadStore:
         name = self._layout.part_name(path, index)
         self.put(name, data)
         return name
+
+    def read_part(self, path: str, index: int, size: int) -> bytes:
+        """The content of part ``index`` (from 1), checked to be ``size`` bytes.
+
+        One whole, checksummed GET: used only to rebuild the hash of an
+        upload that kept no hash state.
+        """
+        blob = self._bucket.blob(self._layout.part_name(path, index))
+        try:
+            data: bytes = blob.download_as_bytes(retry=self._retry)
+        except api.NotFound:
+            raise DriverError(
+                f"part {index} of the pending upload of {path} is gone: the upload was"
+                " cancelled, committed or purged while it was read back"
+            ) from None
+        if len(data) != size:
+            raise DriverError(
+                f"part {index} of the pending upload of {path} holds {len(data)} bytes, not"
+                f" {size}: the upload changed while it was read back; resume it again"
+            )
+        return data
 
     def put(self, name: str, data: bytes) -> None:
         """Store ``data`` as the object ``name`` in one request and check what arrived."""

@@ -3,12 +3,14 @@
 Every ``chunksize`` bytes become one part object, uploaded in the background
 (at most ``PARTS_IN_FLIGHT`` at a time, so memory stays at a few chunks
 whatever the upload's size). ``close`` waits for the parts and writes the
-state object; ``commit`` composes everything into the final object and
+state object (with the digest's hash state in its metadata, see
+``uploads``); ``commit`` composes everything into the final object and
 removes the staged objects; ``cancel`` removes them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Future, wait
 
 from regstore.driver import FileWriter
@@ -38,7 +40,9 @@ class GCSWriter(FileWriter):
         fresh: bool,
         driver_name: str,
     ) -> None:
-        super().__init__(path, size=pending.size, driver_name=driver_name)
+        super().__init__(
+            path, size=pending.size, driver_name=driver_name, upload_state=pending.state
+        )
         self._uploads = uploads
         self._layout = layout
         self._errors = errors
@@ -51,6 +55,10 @@ class GCSWriter(FileWriter):
         self._tail_saved = bool(pending.tail) and not fresh
         # A fresh upload writes its state on close even when empty: it is pending.
         self._dirty = fresh
+        # The hash state the state object holds now (rewritten on close when it differs).
+        self._saved_state = pending.state
+        # Bytes of the buffer already staged as part ``parts + 1`` by ``_flush``.
+        self._tail_staged = -1
         self._running: list[Future[str]] = []
         self._failed: BaseException | None = None
 
@@ -61,6 +69,7 @@ class GCSWriter(FileWriter):
             self._check_failed()
             self._dirty = True
             self._tail_saved = False
+            self._tail_staged = -1
             start = 0
             try:
                 while start < len(data):
@@ -78,13 +87,42 @@ class GCSWriter(FileWriter):
         with self._errors.translating("close", self.path):
             self._check_failed()
             self._settle(0)
+            # Exported once the parts are stored: the hash caught up meanwhile.
+            state = self.upload_state
+            pending = Pending(
+                self._parts, self._part_size, bytes(self._buffer), self._expected or 0, state
+            )
             if self._dirty:
-                self._uploads.save(
-                    self.path,
-                    Pending(self._parts, self._part_size, bytes(self._buffer)),
-                    expected=self._expected,
-                )
+                self._uploads.save(self.path, pending, expected=self._expected)
+            elif state is not None and state != self._saved_state and self._expected:
+                # A hash rebuilt by reading the upload back is kept, so the next resume
+                # need not; only an aid, so an upload changed meanwhile keeps its own.
+                self._uploads.keep_state(self.path, pending)
             self._buffer = bytearray()
+
+    def _flush(self) -> None:
+        """Store the parts in flight and the tail as the last part, so commit only composes.
+
+        An upload that fits in one part is left alone: its commit is one upload.
+        """
+        with self._errors.translating("commit", self.path):
+            self._check_failed()
+            self._settle(0)
+            staged = self._tail_saved or self._tail_staged == len(self._buffer)
+            if self._parts and self._buffer and not staged:
+                self._uploads.put_part(self.path, self._parts + 1, bytes(self._buffer))
+                self._tail_staged = len(self._buffer)
+
+    def _read_upload(self) -> Iterator[bytes]:
+        """The staged parts, one whole GET each, then the buffered tail."""
+        with self._errors.translating("writer", self.path):
+            self._check_failed()
+            self._settle(0)
+            parts, tail = self._parts, bytes(self._buffer)
+            for index in range(1, parts + 1):
+                yield self._uploads.read_part(self.path, index, self._part_size)
+        if tail:
+            yield tail
 
     def _commit(self) -> None:
         with self._errors.translating("commit", self.path):
@@ -97,6 +135,8 @@ class GCSWriter(FileWriter):
                 sources = [self._layout.part_name(self.path, i) for i in range(1, self._parts + 1)]
                 if self._tail_saved:
                     sources.append(self._layout.state_name(self.path))
+                elif self._tail_staged == len(self._buffer):
+                    sources.append(self._layout.part_name(self.path, self._parts + 1))
                 elif self._buffer:
                     sources.append(
                         self._uploads.put_part(self.path, self._parts + 1, bytes(self._buffer))
