@@ -69,6 +69,8 @@ class _Repo:
     has_layers: bool = False
     has_manifests: bool = False
     revisions: dict[str, datetime] = field(default_factory=dict)
+    #: Revisions whose link's size is not that of the digest its path names: read them.
+    odd_links: set[str] = field(default_factory=set)
     tags: dict[str, datetime] = field(default_factory=dict)
     history: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)
 
@@ -130,6 +132,8 @@ class _Run:
             elif entry.what == "revision":
                 if is_digest(entry.digest):
                     repo.revisions[entry.digest] = entry.mod_time
+                    if entry.size != len(entry.digest):
+                        repo.odd_links.add(entry.digest)
                 else:
                     self.problem("bad-path", entry.digest, entry.path, "not a digest's path")
             elif entry.what == "current":
@@ -184,17 +188,24 @@ class _Run:
         return tagged
 
     def examine(self, item: tuple[str, str, bool]) -> _Outcome:
-        """Check one revision's link and blob; parse the manifest when it is a root."""
+        """Check one revision's blob (and its link, when odd); parse the manifest of a root.
+
+        A link is read only when the listing gave it another size than the
+        digest its path names: one whose size fits holds that digest in every
+        tree the registry writes, and reading each would double the requests.
+        """
         name, digest, parse = item
-        link = self.layout.revision_link(name, digest)
-        try:
-            target = self.read_link(link)
-        except PathNotFoundError:
-            return _Outcome("gone")
-        except ValueError as exc:
-            return _Outcome("problem", message=f"bad-link {digest} {link}: {exc}")
-        if target != digest:
-            return _Outcome("problem", message=f"bad-link {digest} {link}: the link holds {target}")
+        if digest in self.repos[name].odd_links:
+            link = self.layout.revision_link(name, digest)
+            try:
+                target = self.read_link(link)
+            except PathNotFoundError:
+                return _Outcome("gone")
+            except ValueError as exc:
+                return _Outcome("problem", message=f"bad-link {digest} {link}: {exc}")
+            if target != digest:
+                message = f"bad-link {digest} {link}: the link holds {target}"
+                return _Outcome("problem", message=message)
         data = self.layout.blob_data(digest)
         try:
             if not parse:
@@ -215,6 +226,9 @@ class _Run:
         """Fill the mark set; return the untagged revisions (blob present) not kept as roots."""
         tagged = self.tagged(pool, workers) if delete_untagged else {}
         parsed: set[tuple[str, str]] = set()
+        # Without delete_untagged every revision is a root and marking is global:
+        # a manifest in many repositories is read once.
+        read: set[str] = set()
         candidates: list[tuple[str, str]] = []
 
         def is_root(name: str, digest: str, moment: datetime) -> bool:
@@ -234,6 +248,10 @@ class _Run:
                         if (name, digest) in parsed:
                             continue
                         parsed.add((name, digest))
+                        if not delete_untagged and digest not in repo.odd_links:
+                            if digest in read:
+                                continue
+                            read.add(digest)
                     yield name, digest, root
 
         queue: WorkQueue[tuple[str, str, bool], _Outcome] = WorkQueue(
@@ -364,8 +382,19 @@ def _sweep_manifests(
     run.report.manifests_deleted.sort()
 
 
-def _sweep_blobs(run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: bool) -> None:
-    layout, report = run.layout, run.report
+@dataclass
+class _BlobDir:
+    """One ``blobs/<alg>/<xx>/<hex>`` directory as the walk shows it."""
+
+    path: str
+    data: FileInfo | None = None
+    #: Anything in it besides ``data``: then the directory goes, not just the file.
+    more: bool = False
+
+
+def _blob_dirs(run: _Run) -> Iterator[_BlobDir]:
+    """Every blob directory, from one walk of ``blobs/``; misplaced ``data`` files reported."""
+    layout = run.layout
     base = layout.blobs + "/"
 
     def depth(path: str) -> int:
@@ -374,47 +403,71 @@ def _sweep_blobs(run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: boo
     def prune(info: FileInfo) -> bool:
         return depth(info.path) >= 4  # nothing below a blob directory but its data
 
-    def doomed() -> Iterator[tuple[str, int]]:
-        count = 0
-        pending: str | None = None  # a blob directory whose data was not seen yet
-        try:
-            walk = iter(run.driver.walk(layout.blobs, prune=prune))
-            for info in walk:
-                count += 1
-                run.tick("sweep", count)
-                if info.is_dir:
-                    if depth(info.path) == 3:
-                        _no_data(report, pending)
-                        pending = info.path
-                    continue
-                if not info.path.endswith("/data"):
-                    continue
-                directory = info.path[: -len("/data")]
-                pending = None if pending == directory else pending
-                digest = layout.digest_of_blob_dir(directory)
-                if digest is None:
-                    run.problem(
-                        "bad-path", "", info.path, "blob data outside blobs/<alg>/<hex[0:2]>/<hex>"
-                    )
-                    continue
-                if digest in run.marked:
-                    continue
-                if run.fresh(info.mod_time) or digest in run.fresh_layers:
-                    report.blobs_kept_fresh += 1
-                    run.kept_fresh.add(digest)
-                    continue
-                yield digest, info.size
-        except PathNotFoundError:
-            pass  # no blobs at all
-        _no_data(report, pending)
-        run.tick("sweep", count, force=True)
+    count = 0
+    current: _BlobDir | None = None
+    try:
+        for info in run.driver.walk(layout.blobs, prune=prune):
+            count += 1
+            run.tick("sweep", count)
+            if info.is_dir:
+                if depth(info.path) == 3:
+                    if current is not None:
+                        yield current
+                    current = _BlobDir(info.path)
+                elif current is not None and info.path.startswith(current.path + "/"):
+                    current.more = True
+                continue
+            directory, _, name = info.path.rpartition("/")
+            if current is not None and directory == current.path:
+                if name == "data":
+                    current.data = info
+                else:
+                    current.more = True
+            elif name == "data":
+                run.problem(
+                    "bad-path", "", info.path, "blob data outside blobs/<alg>/<hex[0:2]>/<hex>"
+                )
+    except PathNotFoundError:
+        pass  # no blobs at all
+    if current is not None:
+        yield current
+    run.tick("sweep", count, force=True)
 
-    def delete(item: tuple[str, int]) -> None:
+
+def _sweep_blobs(run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: bool) -> None:
+    layout, report = run.layout, run.report
+
+    def doomed() -> Iterator[tuple[str, int, str]]:
+        """``(digest, size, what to delete)`` of every unmarked blob old enough to go."""
+        for blob in _blob_dirs(run):
+            if blob.data is None:
+                _no_data(report, blob.path)
+                continue
+            digest = layout.digest_of_blob_dir(blob.path)
+            if digest is None:
+                run.problem(
+                    "bad-path",
+                    "",
+                    blob.data.path,
+                    "blob data outside blobs/<alg>/<hex[0:2]>/<hex>",
+                )
+                continue
+            if digest in run.marked:
+                continue
+            if run.fresh(blob.data.mod_time) or digest in run.fresh_layers:
+                report.blobs_kept_fresh += 1
+                run.kept_fresh.add(digest)
+                continue
+            # The data file alone when it is all there is: the same result as the
+            # directory, and a backend deletes one file with less work than a tree.
+            yield digest, blob.data.size, blob.path if blob.more else blob.data.path
+
+    def delete(item: tuple[str, int, str]) -> None:
         if not dry_run:
-            _delete(run.driver, [layout.blob_dir(item[0])])
+            _delete(run.driver, [item[2]])
 
     deleted = 0
-    for (digest, size), _, error in run_bounded(pool, delete, doomed(), workers * 2):
+    for (digest, size, _), _, error in run_bounded(pool, delete, doomed(), workers * 2):
         if error is not None:
             run.problem("delete-error", digest, layout.blob_dir(digest), str(error))
             continue
