@@ -7,15 +7,19 @@ files written by another tool (a registry) beside ours.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
+import pickle
 import time
-from datetime import timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 import regstore
 from regstore import DriverError, InvalidParameterError, PathNotFoundError, StorageDriver
+from regstore.driver import FileInfo
 from regstore.drivers._fsutil import STALE_AFTER
 from regstore.drivers.filesystem import FilesystemDriver
 
@@ -341,6 +345,30 @@ def test_walk_stats_each_file_once_and_no_directory(
     assert walked == {path: number for number, path in enumerate(files)}
     assert sorted(stats) == sorted(str(root) + path for path in files)
     assert other == []
+
+
+def test_walk_reports_what_stat_reports_as_a_frozen_picklable_dataclass(
+    driver: StorageDriver,
+) -> None:
+    driver.put_content("/a/b", b"12345")
+    walked = {info.path: info for info in driver.walk("/")}
+    file, directory = walked["/a/b"], walked["/a"]
+
+    assert file == driver.stat("/a/b")
+    assert hash(file) == hash(driver.stat("/a/b"))
+    assert file.mod_time.tzinfo is not None
+    assert file.mod_time.utcoffset() == timedelta(0)
+    assert directory.is_dir
+    assert directory.size == 0
+    assert repr(file) == repr(driver.stat("/a/b"))
+    assert pickle.loads(pickle.dumps(file)) == file
+    assert copy.deepcopy(file) == file
+    assert dataclasses.replace(file, size=1) == FileInfo("/a/b", 1, file.mod_time, False)
+    assert dataclasses.asdict(file)["mod_time"] == file.mod_time
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        file.size = 9  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        file.mod_time = file.mod_time  # type: ignore[misc]
 
 
 def test_walk_of_a_directory_deleted_meanwhile_skips_it(driver: StorageDriver) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
@@ -53,10 +53,10 @@ class FileInfo:
         return self.path + "/" if self.is_dir else self.path
 
     @classmethod
-    def _stamped(cls, path: str, size: int, stamp: float) -> FileInfo:
-        """A file's info whose ``mod_time`` is ``stamp`` (POSIX seconds), made when first read.
+    def _stamped(cls, path: str, size: int, stamp: float, is_dir: bool) -> FileInfo:
+        """An info whose ``mod_time`` is ``stamp`` (POSIX seconds), made when first read.
 
-        Equal to ``FileInfo(path, size, datetime.fromtimestamp(stamp, timezone.utc), False)``
+        Equal to ``FileInfo(path, size, datetime.fromtimestamp(stamp, timezone.utc), is_dir)``
         and several times cheaper to make: a frozen dataclass's ``__init__`` sets each
         field through ``object.__setattr__``, and most walks never read ``mod_time``.
         """
@@ -64,7 +64,7 @@ class FileInfo:
         _set_path(info, path)
         _set_size(info, size)
         _set_stamp(info, stamp)
-        _set_is_dir(info, False)
+        _set_is_dir(info, is_dir)
         return info
 
     def __reduce__(self) -> tuple[type[FileInfo], tuple[str, int, datetime, bool]]:
@@ -449,6 +449,20 @@ class StorageDriver(ABC):
         ``/a`` never deletes ``/ab``. Raises ``PathNotFoundError`` only when
         neither files nor pending uploads were found.
         """
+
+    def delete_files(self, paths: Iterable[str]) -> None:
+        """Delete many files, each with its pending upload; a path with neither is no error.
+
+        For sweeps of many files, such as garbage collection: drivers over a
+        store that deletes many keys in one request override this default,
+        which calls ``delete`` for each. Each path names a file (what the path
+        of a directory does is up to the driver: this default deletes its tree).
+        """
+        for path in paths:
+            try:
+                self.delete(path)
+            except PathNotFoundError:
+                continue
 
     def redirect_url(
         self,

@@ -51,12 +51,31 @@ def walk_tree(
 
     def listing(directory: str) -> Iterator[FileInfo] | None:
         try:
-            return iter(sorted(children(directory), key=_walk_key))
+            return iter(_sorted(children(directory)))
         except PathNotFoundError:
             return None  # removed while we walked
 
+    def plain() -> Iterator[FileInfo]:
+        # No start_after, no prune (most walks): the loop below without their tests,
+        # and ``listing`` inlined (one call less per directory).
+        stack = [iter(_sorted(children(path)))]
+        while stack:
+            for info in stack[-1]:
+                yield info
+                if info.is_dir:
+                    try:
+                        below = children(info.path)
+                    except PathNotFoundError:
+                        continue  # removed while we walked
+                    if not isinstance(below, list) or len(below) > 1:
+                        below = sorted(below, key=_walk_key)
+                    stack.append(iter(below))
+                    break
+            else:
+                stack.pop()
+
     def run() -> Iterator[FileInfo]:
-        stack = [iter(sorted(children(path), key=_walk_key))]
+        stack = [iter(_sorted(children(path)))]
         while stack:
             for info in stack[-1]:
                 if not info.is_dir:
@@ -83,11 +102,18 @@ def walk_tree(
             else:
                 stack.pop()
 
-    return run()
+    return plain() if start_after is None and prune is None else run()
 
 
 def _walk_key(info: FileInfo) -> str:
     return info.path + "/" if info.is_dir else info.path
+
+
+def _sorted(infos: Iterable[FileInfo]) -> list[FileInfo]:
+    """``infos`` in walk order; a listing of one entry (common in a registry tree) as it is."""
+    if isinstance(infos, list) and len(infos) < 2:
+        return infos
+    return sorted(infos, key=_walk_key)
 
 
 def walk_flat(

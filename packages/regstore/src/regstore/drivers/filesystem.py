@@ -47,7 +47,7 @@ import stat as stat_module
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import IO, Any
 
 from ..driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
@@ -194,7 +194,7 @@ class FilesystemDriver(StorageDriver):
         linked: set[str] = set()
 
         def children(directory: str) -> builtins.list[FileInfo]:
-            if directory in linked:
+            if linked and directory in linked:
                 return []  # reached through a symlink: not entered
             local = top if directory == path else root.base + directory
             base = "" if directory == ROOT else directory
@@ -317,17 +317,17 @@ def _scan(local: str, base: str, root: StorageRoot, linked: set[str]) -> list[Fi
     directory is added to ``linked`` so that the walk does not enter it.
     """
     found: list[FileInfo] = []
-    utc = timezone.utc
-    now = time.time()
+    append = found.append
+    info = FileInfo._stamped  # the cheap constructor: mod_time is made when first read
+    prefix = base + "/"
     with os.scandir(local) as entries:
         for entry in entries:
             name = entry.name
             if HIDDEN in name:
-                sweep_if_stale(entry, now)
+                sweep_if_stale(entry, time.time())
                 continue
-            child = f"{base}/{name}"
             if entry.is_dir(follow_symlinks=False):
-                found.append(FileInfo(child, 0, EPOCH, True))
+                append(info(prefix + name, 0, 0.0, True))
                 continue
             if not entry.is_file(follow_symlinks=False):
                 if not entry.is_symlink() or not _link_inside(root, entry.path):
@@ -337,8 +337,8 @@ def _scan(local: str, base: str, root: StorageRoot, linked: set[str]) -> list[Fi
                 except OSError:
                     continue  # a link loop: nothing stored there
                 if is_dir:
-                    linked.add(child)
-                    found.append(FileInfo(child, 0, EPOCH, True))
+                    linked.add(prefix + name)
+                    append(info(prefix + name, 0, 0.0, True))
                     continue
                 if not is_file:
                     continue
@@ -346,9 +346,7 @@ def _scan(local: str, base: str, root: StorageRoot, linked: set[str]) -> list[Fi
                 st = entry.stat()
             except FileNotFoundError:
                 continue  # deleted while we walked
-            found.append(
-                FileInfo(child, st.st_size, datetime.fromtimestamp(st.st_mtime, utc), False)
-            )
+            append(info(prefix + name, st.st_size, st.st_mtime, False))
     return found
 
 
