@@ -197,12 +197,47 @@ def corrupted_upload(a: Worker, b: Worker) -> None:
         assert status == 404
 
 
+def other_endpoints(a: Worker, b: Worker, layer: str, index: bytes) -> str:
+    """Mount, monolithic upload, upload status, HEAD of a manifest, unknown names.
+
+    Returns the UUID of the upload left unfinished.
+    """
+    base = f"http://{a.host}/v2/lib"
+    status, headers, _ = http("POST", f"{base}/other/blobs/uploads/?mount={layer}&from=lib/app")
+    assert (status, headers["docker-content-digest"]) == (201, layer)
+    assert http("HEAD", f"http://{b.host}/v2/lib/other/blobs/{layer}")[0] == 200
+    unknown = sha256(b"nowhere")
+    status, headers, _ = http("POST", f"{base}/other/blobs/uploads/?mount={unknown}&from=lib/app")
+    assert status == 202  # not mounted: a fresh upload instead
+    status, headers, _ = http("GET", headers["location"])
+    assert (status, headers["range"]) == (204, "0-0")
+    unfinished = headers["docker-upload-uuid"]
+    whole = os.urandom(1000)
+    status, headers, _ = http("POST", f"{base}/other/blobs/uploads/?digest={sha256(whole)}", whole)
+    assert (status, headers["docker-content-digest"]) == (201, sha256(whole))
+    status, _, body = http("GET", f"http://{b.host}/v2/lib/other/blobs/{sha256(whole)}")
+    assert (status, body) == (200, whole)
+    status, headers, _ = http("HEAD", f"{base}/multi/manifests/multi")
+    assert status == 200
+    assert headers["content-type"] == "application/vnd.oci.image.index.v1+json"
+    assert headers["docker-content-digest"] == sha256(index)
+    assert headers["content-length"] == str(len(index))
+    status, _, body = http("GET", f"{base}/multi/manifests/nope")
+    assert (status, _errors(body)) == (404, ["MANIFEST_UNKNOWN"])
+    status, _, body = http("GET", f"{base}/nothing/tags/list")
+    assert (status, _errors(body)) == (404, ["NAME_UNKNOWN"])
+    status, _, body = http("GET", f"{base}/multi/blobs/{unknown}")
+    assert (status, _errors(body)) == (404, ["BLOB_UNKNOWN"])
+    return unfinished
+
+
 def test_skopeo_push_and_pull_across_two_workers_then_the_go_registry(
     store: Store, tmp_path: Path
 ) -> None:
     layout = Layout(tmp_path / "layout")
     # 3 MiB of random data: the PATCH writes it in several pieces.
-    image = layout.image([layout.layer(3 << 20), layout.layer(), layout.layer()])
+    big = layout.layer(3 << 20)
+    image = layout.image([big, layout.layer(), layout.layer()])
     amd = layout.image([layout.layer()], arch="amd64")
     arm = layout.image([layout.layer()], arch="arm64")
     index = layout.index({"amd64": amd, "arm64": arm})
@@ -219,10 +254,8 @@ def test_skopeo_push_and_pull_across_two_workers_then_the_go_registry(
         )
         status, _, body = http("GET", f"http://{b.host}/v2/lib/multi/tags/list")
         assert (status, json.loads(body)) == (200, {"name": "lib/multi", "tags": ["multi"]})
-        status, headers, _ = http("HEAD", f"http://{a.host}/v2/lib/multi/manifests/multi")
-        assert status == 200
-        assert headers["content-type"] == "application/vnd.oci.image.index.v1+json"
-        assert headers["docker-content-digest"] == index.digest
+        index_bytes = (layout.path / "blobs" / "sha256" / index.digest[7:]).read_bytes()
+        unfinished = other_endpoints(a, b, big.digest, index_bytes)
         corrupted_upload(a, b)
 
     # Every POST and final PUT reached a, every PATCH b: b appended to uploads that a
@@ -233,11 +266,14 @@ def test_skopeo_push_and_pull_across_two_workers_then_the_go_registry(
     assert "regstore.writer.commit" not in spans_b
 
     with store.driver() as driver:
-        assert list(driver.pending_uploads("/")) == []
-        for repo in ("lib/app", "lib/multi", "lib/bad"):
-            uploads = f"/docker/registry/v2/repositories/{repo}/_uploads"
+        assert [upload.path for upload in driver.pending_uploads("/")] == [
+            f"/docker/registry/v2/repositories/lib/other/_uploads/{unfinished}/data"
+        ]
+        left = []
+        for repo in ("lib/app", "lib/multi", "lib/bad", "lib/other"):
             with contextlib.suppress(FileNotFoundError):
-                assert driver.list(uploads) == []
+                left += driver.list(f"/docker/registry/v2/repositories/{repo}/_uploads")
+        assert left == [f"/docker/registry/v2/repositories/lib/other/_uploads/{unfinished}"]
 
     with GoRegistry(write_config(tmp_path / "go.yml", store.storage())) as registry:
         assert pull(registry.host, "lib/app", "v1", tmp_path / "go-app") == image.digest
