@@ -12,7 +12,7 @@ import builtins
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, TypeVar
 
@@ -206,6 +206,13 @@ class CheckedDriver(StorageDriver):
     def delete(self, path: str) -> None:
         self._path(path)
         self._call("delete", path, lambda: self.inner.delete(path))
+
+    def delete_files(self, paths: Iterable[str]) -> None:
+        if isinstance(paths, str):
+            raise TypeError(f"{self._name}: delete_files takes an iterable of paths, not a str")
+        checked = [self._path(path) for path in paths]
+        if checked:
+            self._call("delete_files", checked[0], lambda: self.inner.delete_files(checked))
 
     def redirect_url(
         self,

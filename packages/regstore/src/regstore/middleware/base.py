@@ -10,7 +10,7 @@ driver at the bottom, which is how a middleware finds out what it wraps.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO
 
@@ -66,6 +66,9 @@ class StorageMiddleware(StorageDriver):
 
     def delete(self, path: str) -> None:
         self.inner.delete(path)
+
+    def delete_files(self, paths: Iterable[str]) -> None:
+        self.inner.delete_files(paths)
 
     def redirect_url(
         self,

@@ -184,6 +184,25 @@ class MoveDeleteTests(SuiteBase):
         with pytest.raises(PathNotFoundError):
             driver.list(f"{base}/many")
 
+    def test_delete_files(self, driver: StorageDriver, base: str) -> None:
+        names = [f"{base}/blobs/{index % 7}/{index}/data" for index in range(1005)]
+        for index, path in enumerate(names):
+            driver.put_content(path, str(index).encode())
+        kept = [f"{base}/blobs/0/0/other", f"{base}/blobs/0/1/data2", f"{base}/blobs-x/data"]
+        for path in kept:
+            driver.put_content(path, b"kept")
+        doomed = [*names[1:], f"{base}/missing", f"{base}/blobs/0/7/data/below"]
+        driver.delete_files(iter(doomed))
+        assert driver.get_content(names[0]) == b"0"
+        for path in kept:
+            assert driver.get_content(path) == b"kept"
+        for path in (names[1], names[500], names[-1], f"{base}/blobs/3/3"):
+            with pytest.raises(PathNotFoundError):
+                driver.stat(path)
+        driver.delete_files([])  # nothing to do
+        with pytest.raises(InvalidPathError):
+            driver.delete_files([f"{base}/ok", f"{base}//bad"])
+
 
 class WalkTests(SuiteBase):
     """``walk``: order, infos, ``prune``, ``start_after``."""
