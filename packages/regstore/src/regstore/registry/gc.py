@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from .._base import unwrap
 from ..driver import FileInfo, StorageDriver
 from ..errors import PathNotFoundError
 from ._pool import WorkQueue, run_bounded
@@ -434,8 +435,18 @@ def _blob_dirs(run: _Run) -> Iterator[_BlobDir]:
     run.tick("sweep", count, force=True)
 
 
+#: Blob data files handed to one ``delete_files`` call of a driver that batches deletes.
+DELETE_BATCH = 1000
+
+
+def _batches_deletes(driver: StorageDriver) -> bool:
+    """True when the driver below any wrappers overrides ``delete_files`` (deletes in bulk)."""
+    return type(unwrap(driver)).delete_files is not StorageDriver.delete_files
+
+
 def _sweep_blobs(run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: bool) -> None:
     layout, report = run.layout, run.report
+    batch_size = DELETE_BATCH if _batches_deletes(run.driver) else 1
 
     def doomed() -> Iterator[tuple[str, int, str]]:
         """``(digest, size, what to delete)`` of every unmarked blob old enough to go."""
@@ -459,22 +470,40 @@ def _sweep_blobs(run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: boo
                 run.kept_fresh.add(digest)
                 continue
             # The data file alone when it is all there is: the same result as the
-            # directory, and a backend deletes one file with less work than a tree.
+            # directory, and a backend deletes files in bulk, trees one at a time.
             yield digest, blob.data.size, blob.path if blob.more else blob.data.path
 
-    def delete(item: tuple[str, int, str]) -> None:
-        if not dry_run:
-            _delete(run.driver, [item[2]])
+    def batches() -> Iterator[list[tuple[str, int, str]]]:
+        files: list[tuple[str, int, str]] = []
+        for item in doomed():
+            if not item[2].endswith("/data"):
+                yield [item]
+                continue
+            files.append(item)
+            if len(files) >= batch_size:
+                yield files
+                files = []
+        if files:
+            yield files
+
+    def delete(batch: list[tuple[str, int, str]]) -> None:
+        if dry_run:
+            return
+        if len(batch) == 1 and not batch[0][2].endswith("/data"):
+            _delete(run.driver, [batch[0][2]])
+        else:
+            run.driver.delete_files([path for _, _, path in batch])
 
     deleted = 0
-    for (digest, size, _), _, error in run_bounded(pool, delete, doomed(), workers * 2):
-        if error is not None:
-            run.problem("delete-error", digest, layout.blob_dir(digest), str(error))
-            continue
-        report.blobs_deleted.append(digest)
-        report.bytes_freed += size
-        deleted += 1
-        run.tick("delete", deleted)
+    for batch, _, error in run_bounded(pool, delete, batches(), workers * 2):
+        for digest, size, _ in batch:
+            if error is not None:
+                run.problem("delete-error", digest, layout.blob_dir(digest), str(error))
+                continue
+            report.blobs_deleted.append(digest)
+            report.bytes_freed += size
+            deleted += 1
+            run.tick("delete", deleted)
     run.tick("delete", deleted, force=True)
 
 
