@@ -228,6 +228,23 @@ def other_endpoints(a: Worker, b: Worker, layer: str, index: bytes) -> str:
     assert (status, _errors(body)) == (404, ["NAME_UNKNOWN"])
     status, _, body = http("GET", f"{base}/multi/blobs/{unknown}")
     assert (status, _errors(body)) == (404, ["BLOB_UNKNOWN"])
+    orphan = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": unknown,
+                "size": 7,
+            },
+            "layers": [],
+        }
+    ).encode()
+    oci = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
+    status, _, body = http("PUT", f"{base}/other/manifests/orphan", orphan, oci)
+    assert (status, _errors(body)) == (400, ["MANIFEST_BLOB_UNKNOWN"])
+    status, _, body = http("GET", f"{base}/other/tags/list")
+    assert (status, json.loads(body)["tags"]) == (200, [])
     return unfinished
 
 
