@@ -17,6 +17,7 @@ import pytest
 
 import regstore
 from regstore import StorageDriver
+from regstore.drivers._fsutil import temp_name
 
 ROUNDS = 300
 
@@ -186,3 +187,22 @@ def test_writers_survive_deletes_removing_their_directory(
     # Nothing left but the uploads folder, which stays once made, and it is empty.
     assert [p.name for p in root.iterdir()] == ["~uploads"]
     assert list((root / "~uploads").iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_draws_other_temp_names_than_its_parent(tmp_path: Path) -> None:
+    # Writers in forked workers (a registry's pre-fork server) share a directory;
+    # the same temp name in both would make one of their writes fail.
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write_end, temp_name(str(tmp_path)).encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        child = pipe.read().decode()
+    parent = temp_name(str(tmp_path))
+    assert child != parent
+    assert child.startswith(f"{tmp_path}/~tmp.")
+    assert len(child.rsplit(".", 1)[1]) == 16

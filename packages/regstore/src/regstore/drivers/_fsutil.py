@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 import re
-import secrets
 import shutil
 import stat
 import sys
@@ -68,9 +68,17 @@ def is_hidden(name: str) -> bool:
     return HIDDEN in name
 
 
+#: Temp name digits: a generator seeded from the OS once per process (again in a forked
+#: child), not ``secrets``, which costs a ``getrandom`` system call per name. Names need
+#: only be unlikely to collide (every temp file is created with ``O_EXCL``), not secret.
+_names = random.Random()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_names.seed)
+
+
 def temp_name(directory: str, stem: str = "") -> str:
     """A fresh hidden temp file name in ``directory``: ``stem``, ``~tmp.``, 16 hex digits."""
-    return f"{directory}/{stem}{_TEMP}{secrets.token_hex(8)}"
+    return f"{directory}/{stem}{_TEMP}{_names.getrandbits(64):016x}"
 
 
 def sweep_if_stale(entry: os.DirEntry[str], now: float) -> None:
