@@ -276,6 +276,15 @@ def test_pending_uploads_and_purge_are_spans(otel: Recorded) -> None:
     assert _names(otel)[-2:] == [("regstore.pending_uploads", "/"), ("regstore.purge_uploads", "/")]
 
 
+def test_a_writer_that_hashes_is_one_span(local: regstore.StorageDriver, otel: Recorded) -> None:
+    with local.writer(f"{BASE}/upload", digest="sha256") as writer:
+        writer.write(b"abc")
+    with local.writer(f"{BASE}/upload", append=True, digest="sha256") as writer:
+        writer.commit()
+    writer_spans = [name for name, _ in _names(otel) if name == "regstore.writer"]
+    assert writer_spans == ["regstore.writer", "regstore.writer"]
+
+
 def test_middleware_records_one_span_per_call(
     otel: Recorded, make_store: Callable[..., Store]
 ) -> None:

@@ -171,13 +171,18 @@ class CheckedDriver(StorageDriver):
             except StorageDriverError as exc:
                 exc.driver_name = self._name
                 raise
-        writer = self._call("writer", path, lambda: self.inner.writer(path, bool(append)))
-        if algorithm is not None:
-            try:
-                self._call("writer", path, lambda: writer._start_digest(algorithm))
-            except BaseException:
-                writer.close()  # nothing was written: the pending upload stays as it was
-                raise
+
+        def open_writer() -> FileWriter:
+            writer = self.inner.writer(path, bool(append))
+            if algorithm is not None:
+                try:
+                    writer._start_digest(algorithm)
+                except BaseException:
+                    writer.close()  # nothing was written: the pending upload stays as it was
+                    raise
+            return writer
+
+        writer = self._call("writer", path, open_writer)
         if self._telemetry is not None:
             return self._telemetry.writer(writer)
         return writer
