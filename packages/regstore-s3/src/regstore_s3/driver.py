@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any, ClassVar
 from urllib.parse import urlsplit
@@ -23,6 +23,7 @@ from regstore.paths import ROOT
 from regstore.redaction import register_secrets
 from regstore.walking import EPOCH, walk_flat
 
+from .bulk import delete_files
 from .client import build_client
 from .config import S3Config, parse
 from .copying import server_side_copy
@@ -184,6 +185,9 @@ class S3Driver(StorageDriver):
             deleter.finish()
         if not self.uploads.discard_below(path) and not deleter.count:
             raise PathNotFoundError(path)
+
+    def delete_files(self, paths: Iterable[str]) -> None:
+        delete_files(self.uploads, paths)
 
     def pending_uploads(self, path: str = ROOT) -> Iterator[PendingUpload]:
         return self.lifecycle.pending(path)
