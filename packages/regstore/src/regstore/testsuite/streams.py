@@ -347,6 +347,23 @@ class WriterTests(SuiteBase):
         with pytest.raises(PathNotFoundError):
             driver.delete(f"{base}/_uploads")
 
+    def test_delete_files_discards_their_pending_uploads_only(
+        self, driver: StorageDriver, base: str
+    ) -> None:
+        committed, pending, neighbour = (f"{base}/dir/{name}" for name in ("a", "b", "c"))
+        driver.put_content(committed, b"committed")
+        _write_stream(driver, pending, b"pending", commit=False)
+        _write_stream(driver, neighbour, b"kept", commit=False)
+        driver.delete_files([committed, pending])
+        with pytest.raises(PathNotFoundError):
+            driver.stat(committed)
+        writer = driver.writer(pending, append=True)
+        assert writer.size == 0
+        writer.cancel()
+        writer = driver.writer(neighbour, append=True)
+        assert writer.size == 4
+        writer.cancel()
+
     def test_delete_of_a_file_discards_its_pending_upload(
         self, driver: StorageDriver, base: str
     ) -> None:
