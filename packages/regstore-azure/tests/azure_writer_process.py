@@ -2,8 +2,11 @@
 
 Usage: ``python azure_writer_process.py '<json>'`` with ``parameters``, ``path``,
 ``append``, ``seed``, ``start``, ``end`` (the byte range of the stream to
-write) and ``finish`` (``close`` or ``commit``). Prints a JSON line with the
-writer's ``size`` and the process's peak RSS in bytes.
+write) and ``finish`` (``close`` or ``commit``); optionally ``digest`` (the
+algorithm to hash with) and ``expected`` (the digest a commit must match).
+Prints a JSON line with the writer's ``size``, the process's peak RSS in bytes
+and, with ``digest``, the writer's digest once resumed (``resumed_digest``)
+and at the end (``digest``).
 """
 
 from __future__ import annotations
@@ -11,22 +14,30 @@ from __future__ import annotations
 import json
 import resource
 import sys
+from collections.abc import Callable
 
 from azure_helpers import stream_bytes
 
 import regstore
+from regstore import FileWriter
 
 
 def main() -> None:
     job = json.loads(sys.argv[1])
     with regstore.create("azure", job["parameters"]) as driver:
-        writer = driver.writer(job["path"], append=job["append"])
+        digest = job.get("digest")
+        open_writer: Callable[..., FileWriter] = driver.writer  # the wrapper takes digest=
+        writer = open_writer(job["path"], job["append"], digest=digest)
+        resumed_digest = writer.digest
         for piece in stream_bytes(job["seed"], job["start"], job["end"]):
             writer.write(piece)
         if job["finish"] == "commit":
-            writer.commit()
+            writer.commit(expected_digest=job.get("expected"))
         writer.close()
-    print(json.dumps({"size": writer.size, "peak_rss": peak_rss()}))
+    answer = {"size": writer.size, "peak_rss": peak_rss()}
+    if digest is not None:
+        answer.update(resumed_digest=resumed_digest, digest=writer.digest)
+    print(json.dumps(answer))
 
 
 def peak_rss() -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
@@ -20,6 +20,8 @@ from .layout import Layout
 from .sas import UrlSigner
 
 __all__ = ["Backend"]
+
+T = TypeVar("T")
 
 
 class Backend:
@@ -95,10 +97,14 @@ class Backend:
                 return False
             return True
 
+        return self.in_background(ask)
+
+    def in_background(self, call: Callable[[], T]) -> Future[T]:
+        """Run ``call`` on a helper thread, so the caller overlaps it with its own request."""
         with self._helpers_lock:
             if self._helpers is None:
                 self._helpers = ThreadPoolExecutor(4, thread_name_prefix="regstore-azure-helper")
-            return self._helpers.submit(ask)
+            return self._helpers.submit(call)
 
     def clear_legacy_blob(self, name: str) -> None:
         """Delete a blob at ``name`` that is not a block blob (the Go driver's append blobs).

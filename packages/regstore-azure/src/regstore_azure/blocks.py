@@ -9,6 +9,7 @@ writer, a 5 GiB upload takes 1,280 blocks, and about 4.2 TiB fit in 50,000.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 __all__ = [
     "COPY_RANGE",
@@ -16,6 +17,7 @@ __all__ = [
     "MAX_BLOCK_SIZE",
     "MIN_BLOCK_SIZE",
     "SYNC_COPY_LIMIT",
+    "Block",
     "block_size_at",
     "blocks_for",
     "copy_ranges",
@@ -33,6 +35,14 @@ MAX_BLOCKS = 50_000
 COPY_RANGE = 100 * MiB
 #: The largest source ``Copy Blob From URL`` copies in one synchronous, atomic request.
 SYNC_COPY_LIMIT = 256 * MiB
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block of a staging blob: its id and its size in bytes."""
+
+    id: str
+    size: int
 
 
 def block_size_at(offset: int) -> int:

@@ -22,8 +22,9 @@ from .config import AzureConfig
 from .copying import CopyState, wait_for_copy
 from .errors import error_code, translate
 from .reader import Retries, open_reader, read_whole
+from .resuming import load_staged
 from .uploads import purge_staged, staged_uploads
-from .writer import AzureFileWriter, Block
+from .writer import AzureFileWriter
 
 __all__ = ["AzureDriver"]
 
@@ -103,11 +104,10 @@ class AzureDriver(StorageDriver):
     def writer(self, path: str, append: bool = False) -> FileWriter:
         if not append:
             return AzureFileWriter(self._backend, path)
-        staging = self._backend.blob(self._layout.staging_key(path))
         with self._backend.errors("writer", path):
-            blocks = _committed_blocks(staging)
-            if blocks is not None:
-                return AzureFileWriter(self._backend, path, blocks, resumed=True)
+            staged = load_staged(self._backend, self._layout.staging_key(path))
+            if staged is not None:
+                return AzureFileWriter(self._backend, path, staged)
             size = _size_or_none(self._blob(path))
         if size:
             raise DriverError(
@@ -350,19 +350,6 @@ class _Listed:
 def _utc(properties: BlobProperties) -> datetime:
     modified: datetime | None = properties.last_modified
     return modified.astimezone(timezone.utc) if modified is not None else EPOCH
-
-
-def _committed_blocks(staging: BlobClient) -> builtins.list[Block] | None:
-    """The committed blocks of a staging blob, or None when it holds no pending upload."""
-    try:
-        committed, _ = staging.get_block_list("committed")
-    except ResourceNotFoundError as exc:
-        if error_code(exc) != "BlobNotFound":
-            raise
-        return None
-    if not committed and _size_or_none(staging) is None:
-        return None  # only blocks of a writer that never closed
-    return [Block(str(block.id), int(block.size)) for block in committed]
 
 
 def _size_or_none(blob: BlobClient) -> int | None:

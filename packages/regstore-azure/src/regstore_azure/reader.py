@@ -59,13 +59,23 @@ class Retries:
 
 
 class BlobRanges:
-    """The ranges of one version of a blob, from ``offset`` to its end, fetched in order."""
+    """The ranges of one version of a blob, from ``offset`` to its end, fetched in order.
+
+    ``etag`` pins the first range too (else the version is the first range's).
+    """
 
     def __init__(
-        self, blob: BlobClient, path: str, offset: int, chunk: int, retries: Retries
+        self,
+        blob: BlobClient,
+        path: str,
+        offset: int,
+        chunk: int,
+        retries: Retries,
+        *,
+        etag: str | None = None,
     ) -> None:
         self._blob, self._path, self._chunk, self._retries = blob, path, chunk, retries
-        self._etag: str | None = None
+        self._etag = etag
         self.position = offset
         #: The size of the version being read (known once the first range came).
         self.size = offset

@@ -22,6 +22,15 @@ would silently lose the pending upload that the contract says they leave alone.
   blob is deleted.
 - ``cancel`` waits for blocks in flight and deletes the staging blob, and with
   it every block.
+
+Digests: ``close`` keeps the hash state (``FileWriter.upload_state``) as
+metadata of the staging blob, set by the same ``Put Block List`` that commits
+its blocks (see ``hashstate``), so the state always belongs to exactly those
+blocks and costs no request of its own; a resumed writer gets it back from the
+Get Blob Properties sent with its Get Block List (see ``resuming``). A commit
+never copies it onto the path: the staging list it copies is committed without
+metadata. Without a state, the core reads the committed blocks back once
+(``_read_upload``), pinned to the ETag they were listed at.
 """
 
 from __future__ import annotations
@@ -30,7 +39,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from functools import cached_property
 
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -40,21 +48,17 @@ from regstore.driver import FileWriter
 from regstore.errors import DriverError
 
 from .backend import Backend
-from .blocks import MAX_BLOCKS, SYNC_COPY_LIMIT, block_size_at, copy_ranges, new_block_id
+from .blocks import MAX_BLOCKS, SYNC_COPY_LIMIT, Block, block_size_at, copy_ranges, new_block_id
+from .client import DOWNLOAD_CHUNK
 from .errors import error_code, translate
+from .hashstate import state_metadata
+from .reader import BlobRanges, BlobReplacedError, Retries
+from .resuming import Staged
 
 __all__ = ["AzureFileWriter", "Block", "InFlight"]
 
 #: Error codes on the staging blob that mean its blocks are gone (deleted or cancelled).
 _DISCARDED = ("BlobNotFound", "InvalidBlockList")
-
-
-@dataclass(frozen=True)
-class Block:
-    """A block of the staging blob: its id and its size in bytes."""
-
-    id: str
-    size: int
 
 
 class InFlight:
@@ -103,10 +107,14 @@ class InFlight:
 class AzureFileWriter(FileWriter):
     """A ``FileWriter`` over block blobs; see the module docstring for the design."""
 
-    def __init__(
-        self, backend: Backend, path: str, blocks: Sequence[Block] = (), *, resumed: bool = False
-    ) -> None:
-        super().__init__(path, size=sum(block.size for block in blocks), driver_name="azure")
+    def __init__(self, backend: Backend, path: str, staged: Staged | None = None) -> None:
+        blocks: Sequence[Block] = staged.blocks if staged is not None else ()
+        super().__init__(
+            path,
+            size=sum(block.size for block in blocks),
+            driver_name="azure",
+            upload_state=staged.state if staged is not None else None,
+        )
         self._backend = backend
         self._staging_name = backend.layout.staging_key(path)
         #: The blocks that make up the upload so far, before the buffer (some may be in flight).
@@ -114,9 +122,15 @@ class AzureFileWriter(FileWriter):
         #: Their total size: the upload offset of the first buffered byte.
         self._buffer_start = self.size
         #: The block list the staging blob has committed (what a resume sees).
-        self._persisted: list[Block] | None = list(blocks) if resumed else None
+        self._persisted: list[Block] | None = list(blocks) if staged is not None else None
+        #: The staging blob's ETag at that list, which a read-back is pinned to.
+        self._etag = staged.etag if staged is not None else None
+        #: Whether the staging blob carries metadata (a hash state) with that list.
+        self._staged_metadata = staged is not None and staged.has_metadata
         self._buffer = bytearray()
-        self._tail_checked = not resumed
+        self._tail_checked = staged is None
+        #: A short last block read back with the rest (``_read_upload``), for the first write.
+        self._tail: bytes | None = None
         self._in_flight = InFlight(backend.config.upload_concurrency, "regstore-azure-block")
         #: Set when a block failed to stage: the upload has a hole from then on.
         self._broken: str | None = None
@@ -127,12 +141,18 @@ class AzureFileWriter(FileWriter):
         self._check_intact("write")
         if not self._tail_checked:
             self._reload_short_tail()
-        while data.nbytes:
-            room = block_size_at(self._buffer_start) - len(self._buffer)
-            self._buffer += data[:room]
-            data = data[room:]
-            if len(self._buffer) >= block_size_at(self._buffer_start):
-                self._stage_buffer("write")
+        try:
+            while data.nbytes:
+                room = block_size_at(self._buffer_start) - len(self._buffer)
+                self._buffer += data[:room]
+                data = data[room:]
+                if len(self._buffer) >= block_size_at(self._buffer_start):
+                    self._stage_buffer("write")
+        except BaseException:
+            # Part of ``data`` may be buffered or staged, and the core counts none of it:
+            # a close must not commit it (blocks, size and hash state would disagree).
+            self._broken = self._broken or "a write of this upload failed part way"
+            raise
 
     def _close(self) -> None:
         try:
@@ -142,7 +162,7 @@ class AzureFileWriter(FileWriter):
                 self._settle()
                 # Even an unchanged list is committed again: its Last-Modified is
                 # the time of the last close, which pending_uploads reports.
-                self._commit_staging()
+                self._commit_staging(self._state_metadata())
         finally:
             self._in_flight.shutdown()
 
@@ -169,13 +189,62 @@ class AzureFileWriter(FileWriter):
         with self._staging_errors("commit"):
             self._stage_buffer("commit")
             self._settle()
-            if self._persisted != self._blocks:
-                # The service copies committed blocks only.
+            # The service copies committed blocks only; a synchronous copy also
+            # copies the staging blob's metadata, so a hash state kept there is
+            # dropped first (block copies above that size carry no metadata).
+            strip = self._staged_metadata and self._buffer_start <= SYNC_COPY_LIMIT
+            if self._persisted != self._blocks or strip:
                 self._commit_staging()
         with self._backend.errors("commit", self.path):
             self._replacing_legacy(final_name, self._publish)
             self._backend.discard_staging(self._staging_name)
         self._in_flight.shutdown()
+
+    def _flush(self) -> None:
+        """Hand the buffered rest to a background ``Put Block`` while the hash catches up.
+
+        An upload that is still all in memory stays there, for ``commit``'s single Put Blob.
+        """
+        self._check_intact("commit")
+        if self._blocks:
+            self._stage_buffer("commit")
+
+    def _read_upload(self) -> Iterator[bytes]:
+        """The committed blocks a resumed writer starts from, read once to rebuild its hash.
+
+        Pinned to the ETag they were listed at: a close, cancel or purge by another
+        writer meanwhile ends the read with ``DriverError`` instead of mixing versions.
+        A short last block is kept for the first ``write``, which would read it again.
+        """
+        size = self._buffer_start
+        if not size:
+            return
+        last = self._blocks[-1]
+        tail_start = size - last.size
+        keep_tail = not self._tail_checked and last.size < block_size_at(tail_start)
+        tail = bytearray()
+        config = self._backend.config
+        retries = Retries(config.max_retries, config.retry_delay)
+        with self._staging_errors("resume the digest of"):
+            try:
+                ranges = BlobRanges(
+                    self._staging, self.path, 0, DOWNLOAD_CHUNK, retries, etag=self._etag
+                )
+                position, piece = 0, ranges.first
+                while piece and position < size:
+                    piece = piece[: size - position]
+                    if keep_tail and position + len(piece) > tail_start:
+                        tail += piece[max(0, tail_start - position) :]
+                    position += len(piece)
+                    yield piece
+                    piece = ranges.next() if position < size else b""
+            except BlobReplacedError as exc:
+                raise DriverError(
+                    f"resume the digest of {self.path}: the pending upload changed while it"
+                    " was read back (closed, cancelled or purged meanwhile); resume it again"
+                ) from exc
+        if keep_tail and len(tail) == last.size:
+            self._tail = bytes(tail)
 
     def _cancel(self) -> None:
         self._in_flight.shutdown()
@@ -231,9 +300,23 @@ class AzureFileWriter(FileWriter):
                 " close left it (resume it with append=True) or cancel it"
             )
 
-    def _commit_staging(self) -> None:
-        self._staging.commit_block_list([BlobBlock(block.id) for block in self._blocks])
+    def _commit_staging(self, metadata: dict[str, str] | None = None) -> None:
+        """Commit the staging blob's block list, with ``metadata`` (None: drop any kept)."""
+        self._staging.commit_block_list(
+            [BlobBlock(block.id) for block in self._blocks], metadata=metadata
+        )
         self._persisted = list(self._blocks)
+        self._staged_metadata = metadata is not None
+
+    def _state_metadata(self) -> dict[str, str] | None:
+        """The hash state to keep with the blocks a close commits, as metadata.
+
+        Read after the blocks are stored, so the hash caught up meanwhile; a state
+        that is not of exactly those blocks' bytes is never kept.
+        """
+        if self._buffer or self._buffer_start != self.size:
+            return None
+        return state_metadata(self.upload_state)
 
     def _reload_short_tail(self) -> None:
         """Move a short last block (left by an earlier ``close``) back into the buffer."""
@@ -244,8 +327,10 @@ class AzureFileWriter(FileWriter):
         start = self._buffer_start - last.size
         if last.size >= block_size_at(start):
             return
-        with self._staging_errors("write"):
-            tail = self._staging.download_blob(offset=start, length=last.size).readall()
+        tail, self._tail = self._tail, None
+        if tail is None:
+            with self._staging_errors("write"):
+                tail = self._staging.download_blob(offset=start, length=last.size).readall()
         if len(tail) != last.size:
             raise DriverError(
                 f"write {self.path}: the pending upload changed while it was resumed"
