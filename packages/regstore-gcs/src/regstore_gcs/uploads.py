@@ -156,15 +156,18 @@ class UploadStore:
                 f"the pending upload of {path} has unreadable state"
                 f" ({blob.name}); cancel it or delete the path"
             )
+        # Read before the download, which sets it from the answer (None where an
+        # emulator reports no generation there: gcp-storage-emulator).
+        generation = blob.generation or 0
         tail = b""
         if blob.size:
-            tail = blob.download_as_bytes(if_generation_match=blob.generation, retry=self._retry)
+            tail = blob.download_as_bytes(if_generation_match=generation or None, retry=self._retry)
         if parts < 0 or part_size <= 0 or size != parts * part_size + len(tail):
             raise DriverError(
                 f"the pending upload of {path} has inconsistent state: {parts} parts of"
                 f" {part_size} bytes and a {len(tail)}-byte tail do not make {size} bytes"
             )
-        return Pending(parts, part_size, tail, blob.generation or 0, _decode_state(meta))
+        return Pending(parts, part_size, tail, generation, _decode_state(meta))
 
     def save(self, path: str, pending: Pending, *, expected: int | None = None) -> None:
         """Write the state object: the tail as content, the part count as metadata.
