@@ -13,12 +13,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+import regstore
+from regstore.cli.syncer import MAX_STREAMS, SMALL_FILE, Syncer
+from regstore.driver import FileWriter
+from regstore.drivers.inmemory import InMemoryDriver
 
 if TYPE_CHECKING:  # the conftest module is not importable by name when run with others
     from conftest import Ran, Store
@@ -141,3 +147,49 @@ def test_sync_terminated_mid_file_resumes_the_upload(
     with dest.open() as driver:
         assert read_tree(driver) == files
     assert _snapshot(Path(source.parameters["rootdirectory"])) == before
+
+
+class _CountingStore(InMemoryDriver):
+    """The inmemory driver, noting how many of its writers are open at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.open = 0
+        self.peak = 0
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        opened = super().writer(path, append)
+        with self.lock:
+            self.open += 1
+            self.peak = max(self.peak, self.open)
+        commit = opened.commit
+
+        def counted_commit(*args: Any, **kwargs: Any) -> None:
+            time.sleep(0.05)  # long enough for every worker's stream to overlap
+            try:
+                commit(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.open -= 1
+
+        opened.commit = counted_commit  # type: ignore[method-assign]
+        return opened
+
+
+def test_sync_streams_at_most_a_few_large_files_at_once_whatever_the_jobs() -> None:
+    # Each stream holds a destination writer's buffers (100 MiB on S3): many jobs
+    # must not mean that many writers at once, while small files use them all.
+    source = regstore.create("inmemory")
+    large = {f"/blobs/b{n:02d}": bytes([n]) * (SMALL_FILE + 1) for n in range(12)}
+    small = {f"/links/l{n:03d}": b"sha256:%03d" % n for n in range(40)}
+    for path, data in {**large, **small}.items():
+        source.put_content(path, data)
+    dest = _CountingStore()
+
+    result = Syncer(source, dest, jobs=16).run()
+
+    assert result.copied == len(large) + len(small)
+    assert result.failures == []
+    assert {p: dest.get_content(p) for p in {**large, **small}} == {**large, **small}
+    assert 1 < dest.peak <= MAX_STREAMS

@@ -16,7 +16,7 @@ from ..paths import ROOT
 from .files import store_path
 from .output import err_console, human, transfer_progress
 from .session import CliError, Holder, StoreChoice, select_store
-from .syncer import GiveUp, Syncer, SyncEvents, SyncResult, Task
+from .syncer import DEFAULT_JOBS, MAX_STREAMS, GiveUp, Syncer, SyncEvents, SyncResult, Task
 
 __all__ = ["COMMANDS"]
 
@@ -141,10 +141,10 @@ def _overlap(origin: StorageConfig, target: StorageConfig) -> bool:
 @click.option(
     "-j",
     "--jobs",
-    default=4,
+    default=DEFAULT_JOBS,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Parallel copies.",
+    help=f"Parallel copies (of them, at most {MAX_STREAMS} files over 1 MiB).",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would be copied; copy nothing.")
 @click.option("-v", "--verbose", is_flag=True, help="One line per file on stderr.")

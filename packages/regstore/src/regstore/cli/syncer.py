@@ -26,7 +26,16 @@ from ..driver import FileInfo, StorageDriver
 from ..errors import PathNotFoundError
 from ..paths import ROOT
 
-__all__ = ["SMALL_FILE", "GiveUp", "SyncEvents", "SyncResult", "Syncer", "Task"]
+__all__ = [
+    "DEFAULT_JOBS",
+    "MAX_STREAMS",
+    "SMALL_FILE",
+    "GiveUp",
+    "SyncEvents",
+    "SyncResult",
+    "Syncer",
+    "Task",
+]
 
 #: Files up to this size are copied in one request each way.
 SMALL_FILE = 1 << 20
@@ -34,6 +43,13 @@ SMALL_FILE = 1 << 20
 CHUNK = 1 << 20
 #: Give up when this many copies in a row fail before any succeeds (a wrong destination).
 EARLY_FAILURES = 10
+#: Parallel copies by default: a registry is mostly files of a few hundred bytes, each
+#: one request each way, so many in flight hide the round trips (4 were half rclone's
+#: speed to radosgw; see docs/performance.md).
+DEFAULT_JOBS = 16
+#: Streamed copies (files over ``SMALL_FILE``) at once, whatever ``jobs`` is: each
+#: destination writer buffers its parts in flight (100 MiB on S3 by default).
+MAX_STREAMS = 4
 
 
 class Interrupted(Exception):
@@ -128,7 +144,7 @@ class Syncer:
         dest: StorageDriver,
         path: str = ROOT,
         *,
-        jobs: int = 4,
+        jobs: int = DEFAULT_JOBS,
         dry_run: bool = False,
         events: SyncEvents | None = None,
     ) -> None:
@@ -142,6 +158,7 @@ class Syncer:
         self.result = SyncResult()
         self._lock = threading.Lock()
         self._successes = 0
+        self._streams = threading.BoundedSemaphore(min(self.jobs, MAX_STREAMS))
 
     def plan(self) -> Iterator[Task]:
         """The files to copy, found by merging the walks of both stores."""
@@ -242,6 +259,11 @@ class Syncer:
             self.dest.put_content(task.path, data)
             self.events.advanced(len(data))
             return 0
+        with self._streams:
+            return self._stream(task)
+
+    def _stream(self, task: Task) -> int:
+        """Copy one large file through a writer, resuming its pending upload if any."""
         # Resume only where nothing is committed: appending to an older file would mix them.
         writer = self.dest.writer(task.path, append=not task.replace)
         if writer.size > task.size:
