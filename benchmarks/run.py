@@ -37,6 +37,7 @@ from .plan import MiB, Plan, human, plan_for
 from .procs import import_time, peak_rss
 from .report import markdown, print_report, print_stages, write_json
 from .stages import Stages
+from .sync import verdicts as sync_verdicts
 from .targets import check_targets
 from .telemetry import telemetry_rows
 from .timing import Row
@@ -78,6 +79,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--registry-gc",
         action="store_true",
         help="only the garbage collection comparison, regstore vs docker-registry",
+    )
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="only regstore sync vs rclone sync, filesystem to radosgw (--quick: folder to folder)",
     )
     parser.add_argument(
         "--s3-server",
@@ -235,6 +241,23 @@ def _registry_gc(
     return registry_gc.to_json(outcome), bool(outcome.problems)
 
 
+def _sync(
+    args: argparse.Namespace, emulators: Emulators, workdir: Path
+) -> tuple[list[Row], list[str]]:
+    """regstore sync against rclone sync: its rows and notes (radosgw started if not given)."""
+    from . import sync
+
+    try:
+        if not args.quick and not os.environ.get("REGSTORE_TEST_RGW_ENDPOINT"):
+            os.environ.update(emulators.start(["rgw"]))
+        return sync.run(args.quick, workdir, _say), []
+    except Exception as exc:
+        _say(f"sync: not measured: {exc}")
+        return [], [f"sync: not measured: {exc}"[:500]]
+    finally:
+        emulators.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; exit 1 when a regstore operation failed or a backend did not start."""
     args = _parse(argv)
@@ -246,8 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         args.output.with_name("registry-gc.json").write_text(json.dumps(figures, indent=2))
         return 1 if failed else 0
     available = set(regstore.available_drivers())
-    wanted = [d for d in (args.driver or DRIVERS) if d in available]
-    skipped = [d for d in (args.driver or DRIVERS) if d not in available]
+    if args.sync:  # only the sync comparison
+        args.driver, args.case = [], ["regstore sync"]
+    wanted = [d for d in (DRIVERS if args.driver is None else args.driver) if d in available]
+    skipped = [d for d in (DRIVERS if args.driver is None else args.driver) if d not in available]
     notes = [f"{d}: driver not installed, not measured" for d in skipped]
     workdir = args.workdir.resolve()
     if workdir.exists():
@@ -308,6 +333,11 @@ def main(argv: list[str] | None = None) -> int:
                         except Exception as exc:
                             notes.append(f"{label}: clean-up failed: {exc}")
                         emulators.stop()
+        if only("regstore sync"):
+            with stages.stage("sync"):
+                found, more = _sync(args, emulators, workdir)
+                rows.extend(found)
+                notes.extend(more)
         registry_gc: dict[str, Any] = {}
         if not args.case or only("registry gc"):
             with stages.stage("registry gc"):
@@ -350,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         for result in row.results:
             if result.role == "regstore" and result.error:
                 failed = True
-    verdicts = check_targets(rows, memory, imports)
+    verdicts = check_targets(rows, memory, imports) + sync_verdicts(rows)
     elapsed = stages.elapsed()
     notes.append(f"run took {elapsed:.0f} s ({'quick' if args.quick else 'full'})")
     print_report(rows, verdicts, machine, notes)
