@@ -5,6 +5,13 @@ Retries come from botocore's standard retry mode; timestamps are parsed by
 at least one connection per part a writer keeps in flight, and one per part of
 a parallel copy up to a bound. Without ``accesskey`` and ``secretkey`` the AWS
 SDK's default credential chain applies.
+
+Integrity of uploaded bytes: botocore signs the SHA-256 of every body sent
+over plain HTTP with SigV4, and the server recomputes it (AWS and radosgw
+both refuse a body that does not match), so there a CRC32 of the same bytes
+adds CPU and no protection: it is only sent where the body is not signed
+(HTTPS, where botocore puts it in a trailer instead of hashing the body, and
+SigV2). Operations that require a checksum (DeleteObjects) always get one.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from . import timestamps
 from .config import S3Config
 from .logs import install_request_logging
 
-__all__ = ["MAX_ATTEMPTS", "build_client", "pool_size"]
+__all__ = ["MAX_ATTEMPTS", "build_client", "pool_size", "signs_payload"]
 
 #: Attempts per request, first try included (botocore standard retry mode).
 MAX_ATTEMPTS = 5
@@ -41,8 +48,16 @@ def pool_size(config: S3Config) -> int:
     return max(MIN_POOL, config.multipartuploadmaxconcurrency, copy)
 
 
+def signs_payload(config: S3Config, endpoint: str | None) -> bool:
+    """True when botocore signs the SHA-256 of every request body: SigV4 over plain HTTP."""
+    url = endpoint or config.endpoint
+    plain = url.startswith("http://") if url else not config.secure
+    return plain and config.v4auth
+
+
 def build_client(config: S3Config, endpoint: str | None = None) -> Any:
     """A boto3 S3 client for ``config``; ``endpoint`` replaces ``regionendpoint`` (presigning)."""
+    signed = signs_payload(config, endpoint)
     core = botocore.session.get_session()
     core.get_component("response_parser_factory").set_parser_defaults(
         timestamp_parser=timestamps.parse
@@ -69,6 +84,8 @@ def build_client(config: S3Config, endpoint: str | None = None) -> Any:
         use_fips_endpoint=config.usefipsendpoint,
         max_pool_connections=pool_size(config),
         user_agent_extra=config.useragent,
+        # A signed body is already checked end to end by its SHA-256 (see above).
+        request_checksum_calculation="when_required" if signed else "when_supported",
     )
     client = session.client(
         "s3",
