@@ -16,7 +16,8 @@ UPLOADS = ("PutObject", "UploadPart")
 
 
 def _client(driver: regstore.StorageDriver) -> Any:
-    return getattr(driver, "inner", driver).client
+    inner: Any = getattr(driver, "inner", driver)
+    return inner.client
 
 
 def _body(request: Any) -> bytes:
@@ -53,6 +54,11 @@ def test_every_uploaded_body_is_covered(driver: regstore.StorageDriver) -> None:
             assert checksums, f"{name} sent {len(body)} bytes covered by no hash or checksum"
 
 
+def _write_and_commit(writer: regstore.FileWriter, data: bytes) -> None:
+    writer.write(data)
+    writer.commit()
+
+
 def test_a_body_changed_after_signing_is_refused(
     backend: Backend, driver: regstore.StorageDriver
 ) -> None:
@@ -69,8 +75,7 @@ def test_a_body_changed_after_signing_is_refused(
     data = random.Random(8).randbytes(2 * CHUNK)
     writer = driver.writer("/corrupted")
     with pytest.raises(DriverError):
-        writer.write(data)
-        writer.commit()
+        _write_and_commit(writer, data)
     writer.cancel()
     with pytest.raises(PathNotFoundError):
         driver.get_content("/corrupted")
