@@ -6,8 +6,15 @@ every digest it references, across all repositories (with
 plus, recursively, what they reference that has a revision link in the same
 repository, so a tagged index keeps its children). Sweep: untagged revision
 directories and their tag ``index`` entries, then every unmarked blob
-directory, found by one walk of ``blobs/``. Nothing is swept when marking met
-a problem (a bad link, an unreadable manifest): the mark set would be wrong.
+directory, found by one walk of ``blobs/`` (its ``data`` file through
+``delete_files``, 1000 a call where the driver deletes in bulk, when the
+directory holds nothing else). Nothing is swept when marking met a problem (a
+bad link, an unreadable manifest): the mark set would be wrong.
+
+On an object store the requests are the cost: one flat walk of
+``repositories/``, one read per distinct manifest (a revision link is read only
+when its listed size is not its digest's), one flat walk of ``blobs/`` and a
+few bulk deletes.
 
 ``grace`` protects what is younger than it (blob ``data``, any ``_layers``
 link to the blob, revision links and tag ``index`` entries), so a push in
