@@ -8,6 +8,7 @@ path character, so no path can name them, and they sort after every path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from regstore.errors import InvalidPathError
@@ -21,6 +22,9 @@ HIDDEN = "~regstore"
 _STATE = "~state"
 _PART = "~part-"
 _COMPOSE = "~compose-"
+#: Paths joined by newlines, every one matching ``PATH_PATTERN`` (which has no newline):
+#: one scan in C checks a whole listing.
+_PATH_LINES = re.compile(f"{PATH_PATTERN.pattern}(?:\n{PATH_PATTERN.pattern})*")
 
 
 def _no_dots(path: str) -> bool:
@@ -72,11 +76,15 @@ class Layout:
         ``names`` are the object names and prefixes (with their ``/``) listed
         under ``children_prefix(directory)``; hidden and invalid ones are left
         out. A directory listing can hold many thousands of names, so they are
-        handled in bulk rather than one ``path`` call each.
+        checked in bulk: one regular expression over all of them, and one at a
+        time only when some name is invalid or has a component starting with ``.``.
         """
         start = len(self.children_prefix(directory))
         base = "" if directory == ROOT else directory
         found = {f"{base}/{name[start:].rstrip('/')}" for name in names}
+        joined = "\n".join(found)
+        if "/." not in joined and _PATH_LINES.fullmatch(joined):
+            return sorted(found)  # the common case: every name plainly valid
         valid = PATH_PATTERN.fullmatch
         return sorted(p for p in found if valid(p) and ("/." not in p or _no_dots(p)))
 
