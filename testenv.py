@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,18 @@ def backend_env(*names: str) -> dict[str, str]:
 def unique_name(prefix: str = "t") -> str:
     """A short name no other test (or xdist worker) uses: for buckets and root directories."""
     return f"{prefix}{uuid.uuid4().hex[:16]}"
+
+
+def fresh_container(service: Any, prefix: str = "t") -> Any:
+    """A new Azure container under a unique name, as a ``ContainerClient``.
+
+    A create whose first answer was lost (a busy Azurite) is retried by the SDK
+    and answers 409; the name is unique, so the container that exists is ours.
+    """
+    from azure.core.exceptions import ResourceExistsError
+
+    name = unique_name(prefix)
+    try:
+        return service.create_container(name)
+    except ResourceExistsError:
+        return service.get_container_client(name)

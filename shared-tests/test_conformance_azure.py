@@ -10,7 +10,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 import regstore
 from regstore.aio.testing import BlockingDriver
 from regstore.testsuite import DriverSuite
-from testenv import backend_env, unique_name
+from testenv import backend_env, fresh_container
 
 
 class TestAzureOnAzurite(DriverSuite):
@@ -20,7 +20,7 @@ class TestAzureOnAzurite(DriverSuite):
         with BlobServiceClient.from_connection_string(
             env["REGSTORE_TEST_AZURITE_CONNECTION_STRING"]
         ) as service:
-            client = service.create_container(unique_name("suite"))
+            client = fresh_container(service, "suite")
             yield client
             client.delete_container()
 

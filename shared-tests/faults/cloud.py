@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from testenv import backend_env, unique_name
+from testenv import backend_env, fresh_container, unique_name
 
 from .targets import MiB, Target
 
@@ -116,7 +116,7 @@ def _azure(label: str) -> Iterator[Target]:
     )
     endpoint = env["REGSTORE_TEST_AZURITE_ENDPOINT"].rsplit("/", 1)[0]
     service = BlobServiceClient.from_connection_string(connection_string)
-    container = service.create_container(unique_name("rob"))
+    container = fresh_container(service, "rob")
     root = "registry"
 
     def leftovers() -> list[str]:

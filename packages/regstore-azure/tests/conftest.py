@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure_helpers import ROOT, DriverFactory, Interceptor
 
 import regstore
 from regstore import StorageDriver
-from testenv import backend_env, unique_name
+from testenv import backend_env, fresh_container
 
 # The robustness suites' fault-injecting proxy (``faults.proxy``), shared by every driver.
 SHARED_TESTS = str(Path(__file__).resolve().parents[3] / "shared-tests")
@@ -51,11 +50,7 @@ def service(azurite: dict[str, str]) -> Iterator[BlobServiceClient]:
 @pytest.fixture
 def container(service: BlobServiceClient) -> Iterator[ContainerClient]:
     """A fresh, empty container, deleted after the test."""
-    name = unique_name("az")
-    try:
-        client = service.create_container(name)
-    except ResourceExistsError:  # a retried create whose first answer was lost: ours
-        client = service.get_container_client(name)
+    client = fresh_container(service, "az")
     yield client
     client.delete_container()
 

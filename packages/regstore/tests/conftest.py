@@ -26,7 +26,7 @@ import yaml
 import regstore
 from regstore.driver import StorageDriver
 from regstore.errors import PathNotFoundError
-from testenv import backend_env, unique_name
+from testenv import backend_env, fresh_container, unique_name
 
 CONFIGS = Path(__file__).parent / "configs"
 
@@ -223,9 +223,8 @@ def _azure_parameters() -> dict[str, Any]:
     from azure.storage.blob import BlobServiceClient
 
     connection = backend_env("azurite")["REGSTORE_TEST_AZURITE_CONNECTION_STRING"]
-    container = unique_name("cli")
     with BlobServiceClient.from_connection_string(connection) as service:
-        service.create_container(container)
+        container = fresh_container(service, "cli").container_name
     return {"connectionstring": connection, "container": container, "rootdirectory": "/registry"}
 
 
