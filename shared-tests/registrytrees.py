@@ -8,6 +8,7 @@ garbage collector deletes (blob dirs, revision links, tag links, layer links).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,9 +19,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from goregistry import filesystem_storage, s3_storage
+from goregistry import filesystem_storage, rgw_connection, s3_storage
 
 import regstore
+from testenv import unique_name
 
 __all__ = ["Store", "Tree", "raw_s3_client"]
 
@@ -191,3 +193,28 @@ class Store:
     def key(self, relative: str) -> str:
         """The driver path of ``relative`` (below ``/docker/registry/v2``)."""
         return f"/{V2}/{relative}"
+
+
+@contextlib.contextmanager
+def empty_store(kind: str, tmp_path: Path, name: str) -> Iterator[Store]:
+    """An empty store ``name``: a folder, or a prefix of a fresh radosgw bucket removed after."""
+    if kind == "filesystem":
+        yield Store("filesystem", str(tmp_path / name))
+        return
+    connection = rgw_connection()
+    client = raw_s3_client(connection)
+    bucket = unique_name(name)
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield Store("s3", name, connection=connection, bucket=bucket)
+    finally:
+        with contextlib.suppress(Exception):
+            for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", ()):
+                client.abort_multipart_upload(
+                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
+                if keys:
+                    client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            client.delete_bucket(Bucket=bucket)

@@ -24,11 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from goregistry import GoRegistry, binary_or_skip, free_port, http, rgw_connection, write_config
+from goregistry import GoRegistry, binary_or_skip, free_port, http, write_config
 from ociimages import Layout, pull, push, sha256
-from registrytrees import Store, raw_s3_client
-
-from testenv import unique_name
+from registrytrees import Store, empty_store
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "registry"
 START_TIMEOUT = 30.0
@@ -149,27 +147,8 @@ def workers(config: Path, folder: Path) -> Iterator[tuple[Worker, Worker]]:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store: a folder, or a prefix of a fresh radosgw bucket."""
     binary_or_skip("skopeo")
-    if request.param == "filesystem":
-        yield Store("filesystem", str(tmp_path / "store"))
-        return
-    connection = rgw_connection()
-    client = raw_s3_client(connection)
-    bucket = unique_name("example")
-    client.create_bucket(Bucket=bucket)
-    try:
-        yield Store("s3", "registry", connection=connection, bucket=bucket)
-    finally:
-        with contextlib.suppress(Exception):
-            for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", ()):
-                client.abort_multipart_upload(
-                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-            for page in pages:
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
-                if keys:
-                    client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-            client.delete_bucket(Bucket=bucket)
+    with empty_store(request.param, tmp_path, "registry") as store:
+        yield store
 
 
 def _errors(body: bytes) -> list[str]:

@@ -16,7 +16,6 @@ trees and uploads the registry wrote.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -33,11 +32,10 @@ from goregistry import (
     binary_or_skip,
     garbage_collect,
     http,
-    rgw_connection,
     write_config,
 )
 from ociimages import Descriptor, Layout, delete, pull, push, raw_manifest, sha256
-from registrytrees import Store, raw_s3_client
+from registrytrees import Store, empty_store
 
 from regstore.registry.gc import collect
 from regstore.registry.testing import RegistryTree, build_tree
@@ -55,23 +53,8 @@ GENERATED_REPOS = int(os.environ.get("REGSTORE_TEST_REGISTRY_REPOS", "4"))
 def origin(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store the registry writes first: a folder, or a prefix of a fresh bucket."""
     binary_or_skip("skopeo")
-    if request.param == "filesystem":
-        yield Store("filesystem", str(tmp_path / "origin"))
-        return
-    connection = rgw_connection()
-    client = raw_s3_client(connection)
-    bucket = unique_name("registry")
-    client.create_bucket(Bucket=bucket)
-    try:
-        yield Store("s3", "origin", connection=connection, bucket=bucket)
-    finally:
-        with contextlib.suppress(Exception):
-            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-            for page in pages:
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
-                if keys:
-                    client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-            client.delete_bucket(Bucket=bucket)
+    with empty_store(request.param, tmp_path, "origin") as store:
+        yield store
 
 
 def _config(store: Store, tmp_path: Path, name: str) -> Path:
