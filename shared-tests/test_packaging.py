@@ -75,7 +75,7 @@ def test_import_regstore_imports_no_cloud_sdk_nor_opentelemetry() -> None:
 
 
 def test_builtin_drivers_are_entry_points() -> None:
-    names = {entry.name: entry for entry in factory._entry_points()}
+    names = {entry.name: entry for entry in factory.DRIVERS.entry_points()}
     assert names["inmemory"].value == "regstore.drivers.inmemory:InMemoryDriver"
     assert names["filesystem"].value == "regstore.drivers.filesystem:FilesystemDriver"
     assert {"filesystem", "inmemory"} <= set(regstore.available_drivers())
@@ -149,12 +149,12 @@ def test_known_but_missing_driver_names_the_fix(
     monkeypatch: pytest.MonkeyPatch, name: str, extra: str
 ) -> None:
     # Hide the installed cloud distributions, as on a core-only install.
-    real = factory._entry_points
+    real = factory.DRIVERS.entry_points
 
-    def hidden(n: str | None = None, **kw: str) -> list[object]:
-        return [e for e in real(n, **kw) if e.name == "never"]
+    def hidden(n: str | None = None) -> list[object]:
+        return [e for e in real(n) if e.name == "never"]
 
-    monkeypatch.setattr(factory, "_entry_points", hidden)
+    monkeypatch.setattr(factory.DRIVERS, "entry_points", hidden)
     with pytest.raises(regstore.InvalidStorageDriverError) as caught:
         regstore.create(name)
     assert f'pip install "regstore[{extra}]"' in str(caught.value)

@@ -208,15 +208,13 @@ def test_unknown_middleware_lists_the_available_ones() -> None:
 
 
 def test_cloudfront_without_the_s3_package_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    from regstore import factory
+    from regstore.middleware.registry import MIDDLEWARE
 
-    real = factory._entry_points
+    real = MIDDLEWARE.entry_points
     monkeypatch.setattr(
-        factory,
-        "_entry_points",
-        lambda name=None, group=factory.ENTRY_POINT_GROUP: [
-            e for e in real(name, group) if e.name != "cloudfront"
-        ],
+        MIDDLEWARE,
+        "entry_points",
+        lambda name=None: [e for e in real(name) if e.name != "cloudfront"],
     )
     with pytest.raises(InvalidMiddlewareError, match=r'pip install "regstore\[s3\]"'):
         create_middleware("cloudfront", regstore.create("inmemory"))
