@@ -14,23 +14,23 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar, cast
 
 from .digests import check_algorithm, require_backend
 from .driver import FileInfo, FileWriter, PendingUpload, Prune, StorageDriver
 from .errors import (
-    DriverError,
     InvalidOffsetError,
     InvalidParameterError,
-    InvalidStorageDriverError,
     StorageDriverError,
+    translate_error,
 )
 from .paths import check_path
+from .reading import TranslatingReader
 
 if TYPE_CHECKING:
     from .telemetry import DriverTelemetry
 
-__all__ = ["CheckedDriver", "translate_error", "unwrap"]
+__all__ = ["CheckedDriver", "translate_error", "unwrap"]  # translate_error: from errors
 
 T = TypeVar("T")
 
@@ -39,21 +39,6 @@ _METHODS = frozenset({"GET", "HEAD"})
 _OTEL_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
 #: Either set: the API builds a provider on first use, so OpenTelemetry must be asked.
 _OTEL_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
-
-
-def translate_error(
-    exc: BaseException, driver_name: str, operation: str, path: object = None
-) -> BaseException:
-    """Give ``exc`` the driver's name, or wrap a foreign exception in ``DriverError``."""
-    if isinstance(exc, StorageDriverError):
-        if not exc.driver_name:
-            exc.driver_name = driver_name
-        return exc
-    if isinstance(exc, (InvalidParameterError, InvalidStorageDriverError, TypeError)):
-        return exc
-    where = f" {path}" if path is not None else ""
-    text = str(exc).strip() or type(exc).__name__
-    return DriverError(f"{operation}{where} failed: {text}", driver_name=driver_name)
 
 
 def _telemetry_for(inner: StorageDriver) -> DriverTelemetry | None:
@@ -92,6 +77,9 @@ class CheckedDriver(StorageDriver):
         limit = inner.concurrency_limit
         self._slots = threading.BoundedSemaphore(limit) if limit else None
         self._telemetry = _telemetry_for(inner)
+        self._translate = inner.translate
+        #: Whether the innermost driver maps its own errors (its readers then get wrapped).
+        self._maps_errors = type(unwrap(inner)).translate is not StorageDriver.translate
 
     @property
     def name(self) -> str:
@@ -110,7 +98,7 @@ class CheckedDriver(StorageDriver):
             with self._slots:
                 return call()
         except Exception as exc:
-            error = translate_error(exc, self._name, operation, path)
+            error = translate_error(exc, self._name, operation, path, self._translate)
             if error is exc:
                 raise
             raise error from exc
@@ -123,7 +111,7 @@ class CheckedDriver(StorageDriver):
             with self._slots:
                 return call()
         except Exception as exc:
-            error = translate_error(exc, self._name, operation, path)
+            error = translate_error(exc, self._name, operation, path, self._translate)
             if error is exc:
                 raise
             raise error from exc
@@ -158,6 +146,8 @@ class CheckedDriver(StorageDriver):
             raise InvalidOffsetError(str(path), offset, driver_name=self._name)
         self._path(path)
         stream = self._call("reader", path, lambda: self.inner.reader(path, offset))
+        if self._maps_errors:
+            stream = cast(IO[bytes], TranslatingReader(stream, self._reader_errors(path)))
         if self._telemetry is not None:
             return self._telemetry.reader(stream)
         return stream
@@ -173,7 +163,7 @@ class CheckedDriver(StorageDriver):
                 raise
 
         def open_writer() -> FileWriter:
-            writer = self.inner.writer(path, bool(append))
+            writer = self._stamped(self.inner.writer(path, bool(append)))
             if algorithm is not None:
                 try:
                     writer._start_digest(algorithm)
@@ -186,6 +176,23 @@ class CheckedDriver(StorageDriver):
         if self._telemetry is not None:
             return self._telemetry.writer(writer)
         return writer
+
+    def _stamped(self, writer: FileWriter) -> FileWriter:
+        """``writer`` (and any writer it wraps) named after this driver, on its error hook."""
+        current: object = writer
+        while isinstance(current, FileWriter):
+            if not current.driver_name:
+                current.driver_name = self._name
+            if current._translate is None:
+                current._translate = self._translate
+            current = current.__dict__.get("inner")
+        return writer
+
+    def _reader_errors(self, path: str) -> Callable[[Exception], Exception]:
+        def translate(exc: Exception) -> Exception:
+            return translate_error(exc, self._name, "read", path, self._translate)
+
+        return translate
 
     def stat(self, path: str) -> FileInfo:
         self._path(path, allow_root=True)
@@ -298,7 +305,7 @@ class CheckedDriver(StorageDriver):
             except StopIteration:
                 return
             except Exception as exc:
-                error = translate_error(exc, self._name, operation, path)
+                error = translate_error(exc, self._name, operation, path, self._translate)
                 if error is exc:
                     raise
                 raise error from exc

@@ -7,7 +7,10 @@ puts around every driver stamps the name in, so ``str(e)`` always starts with
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = [
+    "ContentChangedError",
     "DigestMismatchError",
     "DriverError",
     "InvalidOffsetError",
@@ -18,7 +21,11 @@ __all__ = [
     "StorageDriverError",
     "UnsupportedMethodError",
     "WriterClosedError",
+    "translate_error",
 ]
+
+#: A driver's hook from a backend's exception to a contract error (None: not its own).
+Translate = Callable[[Exception, str, "str | None"], "Exception | None"]
 
 
 class StorageDriverError(Exception):
@@ -95,6 +102,23 @@ class DriverError(StorageDriverError):
         self.detail = detail
 
 
+class ContentChangedError(DriverError):
+    """The file was replaced or deleted while a reader was reading it.
+
+    Raised by a reader instead of returning bytes of two versions; open a new
+    reader to read the content that is there now.
+    """
+
+    def __init__(self, path: str, *, driver_name: str = "", detail: str = "") -> None:
+        super().__init__(
+            detail
+            or f"{path} was replaced or deleted while it was read; open a new reader to read"
+            " its current content",
+            driver_name=driver_name,
+        )
+        self.path = path
+
+
 class DigestMismatchError(DriverError):
     """``commit(expected_digest=...)`` found another digest; nothing was committed.
 
@@ -147,3 +171,33 @@ class InvalidParameterError(ValueError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+def translate_error(
+    exc: Exception,
+    driver_name: str,
+    operation: str,
+    path: object = None,
+    translate: Translate | None = None,
+) -> Exception:
+    """The contract error for ``exc``, stamped with ``driver_name``.
+
+    A contract error keeps its class and gets the name. Any other exception goes
+    to the driver's ``translate`` hook first; what the hook does not claim becomes
+    a ``DriverError`` naming the operation and path (the original stays its cause).
+    """
+    if isinstance(exc, StorageDriverError):
+        if not exc.driver_name:
+            exc.driver_name = driver_name
+        return exc
+    if isinstance(exc, (InvalidParameterError, InvalidStorageDriverError, TypeError)):
+        return exc
+    if translate is not None:
+        claimed = translate(exc, operation, path if isinstance(path, str) else None)
+        if claimed is not None:
+            if claimed.__cause__ is None and claimed is not exc:
+                claimed.__cause__ = exc
+            return translate_error(claimed, driver_name, operation, path, None)
+    where = f" {path}" if path is not None else ""
+    text = str(exc).strip() or type(exc).__name__
+    return DriverError(f"{operation}{where} failed: {text}", driver_name=driver_name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 
-from .driver import FileInfo, Prune
+from .info import FileInfo, Prune
 from .paths import ROOT
 
 __all__ = ["EPOCH", "PRUNE_RELIST_AFTER", "after_subtree", "walk_flat", "walk_tree"]

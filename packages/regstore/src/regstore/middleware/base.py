@@ -40,6 +40,9 @@ class StorageMiddleware(StorageDriver):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
 
+    def translate(self, exc: Exception, operation: str, path: str | None) -> Exception | None:
+        return self.inner.translate(exc, operation, path)
+
     def get_content(self, path: str) -> bytes:
         return self.inner.get_content(path)
 
