@@ -26,7 +26,7 @@ from regstore.middleware import (
     apply_middleware,
     create_middleware,
 )
-from regstore.middleware.options import parse_duration
+from regstore.params import parse_duration
 from regstore.testsuite import DriverSuite
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +23,6 @@ __all__ = [
     "GivenCredential",
     "SasToken",
     "SharedKey",
-    "parse_duration",
 ]
 
 DRIVER = "azure"
@@ -56,17 +54,6 @@ MAX_UPLOAD_CONCURRENCY = 64
 # Azure's container naming rules, plus the special root container.
 _CONTAINER = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]|\$root")
 _ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_UNIT_SECONDS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
 
 
 @dataclass(frozen=True)
@@ -180,7 +167,7 @@ class AzureConfig:
             root=(params.string("rootdirectory", "") or "").strip("/"),
             auth=auth,
             max_retries=max_retries or DEFAULT_MAX_RETRIES,
-            retry_delay=_retry_delay(params),
+            retry_delay=params.duration("retry_delay", DEFAULT_RETRY_DELAY),
             skip_verify=params.boolean("skipverify", False),
             upload_concurrency=params.integer(
                 "uploadconcurrency",
@@ -189,40 +176,6 @@ class AzureConfig:
                 maximum=MAX_UPLOAD_CONCURRENCY,
             ),
         )
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a Go duration (``"100ms"``, ``"1.5s"``, ``"1m30s"``); None if malformed."""
-    text = text.strip()
-    if not text:
-        return None
-    total = 0.0
-    position = 0
-    while position < len(text):
-        match = _DURATION_PART.match(text, position)
-        if match is None:
-            return None
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    return total
-
-
-def _retry_delay(params: Parameters) -> float:
-    value = params.raw("retry_delay")
-    if value is None or value == "":
-        return DEFAULT_RETRY_DELAY
-    seconds: float | None = None
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, str):
-        seconds = parse_duration(value)
-    if seconds is None or seconds <= 0:
-        params.fail(
-            "retry_delay",
-            "must be a positive duration with a unit, such as '100ms', '2s' or '1m',"
-            f" got {value!r}",
-        )
-    return seconds
 
 
 def _check_url(params: Parameters, key: str, url: str, what: str = "") -> str:

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from regstore.middleware.options import duration
 from regstore.params import Parameters
 
 __all__ = [
@@ -89,8 +88,8 @@ def parse(values: Mapping[str, Any] | None) -> GCSConfig:
         clamp_minimum=True,
     )
     useragent = params.string("useragent")
-    retry_deadline = duration(params, "retry_deadline", DEFAULT_RETRY_DEADLINE)
-    retry_delay = duration(params, "retry_delay", DEFAULT_RETRY_DELAY)
+    retry_deadline = params.duration("retry_deadline", DEFAULT_RETRY_DEADLINE)
+    retry_delay = params.duration("retry_delay", DEFAULT_RETRY_DELAY)
     if params.has("keyfile") and params.has("credentials"):
         params.fail(
             "credentials",

@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from regstore._base import unwrap
 from regstore.driver import StorageDriver
 from regstore.middleware import IncompatibleDriverError, StorageMiddleware
-from regstore.middleware.options import base_url, duration
+from regstore.middleware.options import base_url
 from regstore.params import Parameters
 
 __all__ = ["AWSIPRanges", "CloudFrontMiddleware"]
@@ -190,7 +190,7 @@ class CloudFrontMiddleware(StorageMiddleware):
         self._signer = CloudFrontSigner(
             key_pair, lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1())
         )
-        self._duration = duration(params, "duration", DEFAULT_DURATION)
+        self._duration = params.duration("duration", DEFAULT_DURATION)
         self._ranges = self._ip_ranges(params)
 
     @staticmethod
@@ -213,7 +213,7 @@ class CloudFrontMiddleware(StorageMiddleware):
                     " such as us-east-1, eu-west-1",
                 )
             regions = frozenset(names)
-        every = duration(params, "updatefrequency", DEFAULT_UPDATE_FREQUENCY)
+        every = params.duration("updatefrequency", DEFAULT_UPDATE_FREQUENCY)
         if params.has("updatefrenquency"):
             warnings.warn(
                 "cloudfront: the option 'updatefrenquency' is deprecated; call it"
@@ -222,7 +222,7 @@ class CloudFrontMiddleware(StorageMiddleware):
                 stacklevel=4,
             )
             if not params.has("updatefrequency"):
-                every = duration(params, "updatefrenquency", DEFAULT_UPDATE_FREQUENCY)
+                every = params.duration("updatefrenquency", DEFAULT_UPDATE_FREQUENCY)
         url = params.string("iprangesurl", DEFAULT_IP_RANGES_URL)
         assert url is not None
         return AWSIPRanges(url, regions, every)

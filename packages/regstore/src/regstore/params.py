@@ -7,15 +7,53 @@ helper raises ``InvalidParameterError`` naming the key and what is allowed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from .errors import InvalidParameterError
 
-__all__ = ["Parameters"]
+__all__ = ["Parameters", "parse_duration"]
 
 _TRUE = {"true", "1", "yes", "on", "t", "y"}
 _FALSE = {"false", "0", "no", "off", "f", "n", ""}
+
+# Go's time.ParseDuration units, in seconds; both micro signs are accepted, as in Go.
+_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,  # micro sign
+    "\u03bcs": 1e-6,  # Greek mu
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_TERM = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_DURATIONS = "a duration such as 20m, 1h30m, 90s or 500ms"
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration string (``"1h30m"``, ``"20m"``, ``"-1.5s"``), else ValueError."""
+    value = text.strip()
+    sign = 1.0
+    if value[:1] in ("+", "-"):
+        sign = -1.0 if value[0] == "-" else 1.0
+        value = value[1:]
+    if value == "0":
+        return 0.0
+    if not value:
+        raise ValueError(f"{text!r} is not {_DURATIONS}")
+    total = 0.0
+    position = 0
+    while position < len(value):
+        match = _TERM.match(value, position)
+        if match is None:
+            raise ValueError(f"{text!r} is not {_DURATIONS}")
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        position = match.end()
+    return sign * total
 
 
 class Parameters:
@@ -125,6 +163,27 @@ class Parameters:
                 f"must be at most {_describe(maximum)}{_range(minimum, maximum)}, got {number}",
             )
         return number
+
+    def duration(self, key: str, default: float) -> float:
+        """Positive seconds from a Go duration string (``"100ms"``, ``"1h30m"``) or a timedelta.
+
+        A bare number is refused: the registry's durations always carry a unit.
+        """
+        value = self._values.get(key)
+        if value is None or value == "":
+            return default
+        if isinstance(value, timedelta):
+            seconds = value.total_seconds()
+        elif isinstance(value, str):
+            try:
+                seconds = parse_duration(value)
+            except ValueError as exc:
+                self.fail(key, str(exc))
+        else:
+            self.fail(key, f"must be {_DURATIONS} (a string with a unit), got {value!r}")
+        if seconds <= 0:
+            self.fail(key, f"must be a positive duration ({_DURATIONS}), got {value!r}")
+        return seconds
 
     def choice(self, key: str, default: str, choices: Iterable[str]) -> str:
         """One string among ``choices`` (compared case-insensitively)."""

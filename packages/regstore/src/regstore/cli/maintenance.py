@@ -19,7 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..driver import StorageDriver
 from ..errors import UnsupportedMethodError
-from ..middleware.options import parse_duration
+from ..params import parse_duration
 from ..paths import ROOT, is_below
 from ..registry import DEFAULT_ROOT, RegistryStore
 from ..registry.gc import GCReport, collect
