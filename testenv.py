@@ -17,22 +17,18 @@ from typing import Any
 
 import pytest
 
-#: The variables each backend exports, by the name ``scripts/emulators.py`` uses.
-BACKEND_VARIABLES = {
-    "moto": ("REGSTORE_TEST_MOTO_ENDPOINT",),
-    "rgw": (
-        "REGSTORE_TEST_RGW_ENDPOINT",
-        "REGSTORE_TEST_RGW_ACCESS_KEY",
-        "REGSTORE_TEST_RGW_SECRET_KEY",
-    ),
-    "azurite": ("REGSTORE_TEST_AZURITE_ENDPOINT", "REGSTORE_TEST_AZURITE_CONNECTION_STRING"),
-    "fakegcs": ("REGSTORE_TEST_FAKEGCS_ENDPOINT",),
-    "gcpemu": ("REGSTORE_TEST_GCPEMU_ENDPOINT",),
-}
+from regstore.testsuite.backends import emulator_variables
+
+#: The variables each emulator exports, by the name ``scripts/emulators.py`` uses, as the
+#: installed packages' test backends declare them (``regstore.testsuite.backends``).
+BACKEND_VARIABLES = emulator_variables()
 
 
 def backend_env(*names: str) -> dict[str, str]:
     """The ``REGSTORE_TEST_*`` variables of the named backends, or skip/fail when absent."""
+    undeclared = [name for name in names if name not in BACKEND_VARIABLES]
+    if undeclared:
+        pytest.skip(f"no installed package declares a test backend on {', '.join(undeclared)}")
     wanted = [var for name in names for var in BACKEND_VARIABLES[name]]
     missing = [var for var in wanted if not os.environ.get(var)]
     if missing:
@@ -53,15 +49,7 @@ def unique_name(prefix: str = "t") -> str:
 
 
 def fresh_container(service: Any, prefix: str = "t") -> Any:
-    """A new Azure container under a unique name, as a ``ContainerClient``.
+    """A new Azure container under a unique name (see ``regstore_azure.testing``)."""
+    from regstore_azure.testing import fresh_container as fresh
 
-    A create whose first answer was lost (a busy Azurite) is retried by the SDK
-    and answers 409; the name is unique, so the container that exists is ours.
-    """
-    from azure.core.exceptions import ResourceExistsError
-
-    name = unique_name(prefix)
-    try:
-        return service.create_container(name)
-    except ResourceExistsError:
-        return service.get_container_client(name)
+    return fresh(service, prefix)
