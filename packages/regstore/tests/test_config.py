@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +109,44 @@ def test_azure_config_and_underscore_keys_from_the_environment(configs: Path) ->
     assert set(config.sections) == {"cache"}
 
 
-def test_known_underscore_key_absent_from_the_file() -> None:
-    env = {"REGISTRY_STORAGE": "azure", "REGISTRY_STORAGE_AZURE_RETRY_DELAY": "1s"}
+@pytest.mark.parametrize(
+    ("package", "driver", "variable", "key"),
+    [
+        ("regstore_azure", "azure", "RETRY_DELAY", "retry_delay"),
+        ("regstore_gcs", "gcs", "RETRY_DEADLINE", "retry_deadline"),
+    ],
+)
+def test_known_underscore_key_absent_from_the_file(
+    package: str, driver: str, variable: str, key: str
+) -> None:
+    pytest.importorskip(package)
+    env = {"REGISTRY_STORAGE": driver, f"REGISTRY_STORAGE_{driver.upper()}_{variable}": "1s"}
     config = load_config({}, env)
-    assert config.parameters == {"retry_delay": "1s"}
+    assert config.parameters == {key: "1s"}
+
+
+def test_underscore_keys_come_from_the_driver_package(tmp_path: Path) -> None:
+    """A third-party package declaring its keys gets them set whole; an undeclared one nests."""
+    (tmp_path / "regstore_demo_keys.py").write_text('KEYS = ("bucket", "max_parts")\n')
+    info = tmp_path / "regstore_demo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: regstore_demo\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[regstore.parameters]\ndemo = regstore_demo_keys:KEYS\n"
+    )
+    code = textwrap.dedent(
+        """
+        import json
+        from regstore.config import load_config
+        env = lambda name: {"REGISTRY_STORAGE": name, f"REGISTRY_STORAGE_{name}_MAX_PARTS": "3"}
+        print(json.dumps([load_config({}, env(n)).parameters for n in ("demo", "OTHER")]))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert json.loads(result.stdout) == [{"max_parts": "3"}, {"max": {"parts": "3"}}]
 
 
 def test_gcs_config(configs: Path) -> None:

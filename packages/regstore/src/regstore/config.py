@@ -20,8 +20,9 @@ Where this differs from the registry, on purpose:
   ``"10485760"``), so a secret such as ``0123`` is never read as a number; a
   value that starts with ``{`` or ``[`` is parsed as YAML (or JSON);
 - keys with an underscore (``max_retries``, ``retry_delay``) can be set from
-  the environment when the file already has them, or when the driver is known
-  to take them (the registry cannot set them at all);
+  the environment when the file already has them, or when the driver's package
+  declares them in the ``regstore.parameters`` entry-point group (the registry
+  cannot set them at all);
 - a middleware entry with ``disabled: true`` is skipped (the registry ignores
   the flag for storage middleware).
 
@@ -44,9 +45,11 @@ from .factory import available_drivers, create
 
 __all__ = [
     "NON_DRIVER_KEYS",
+    "PARAMETERS_GROUP",
     "ConfigError",
     "MiddlewareEntry",
     "StorageConfig",
+    "declared_parameters",
     "from_config",
     "load_config",
 ]
@@ -54,8 +57,9 @@ __all__ = [
 #: Keys of ``storage:`` that configure the registry rather than name a driver.
 NON_DRIVER_KEYS = ("maintenance", "cache", "delete", "redirect", "tag")
 
-#: Parameter names with an underscore, per driver: the environment sets them whole.
-UNDERSCORE_KEYS = {"azure": ("max_retries", "retry_delay")}
+#: Entry points naming each driver's parameter keys (a sequence of strings), by driver name:
+#: an environment variable sets a key with an underscore whole when the driver declares it.
+PARAMETERS_GROUP = "regstore.parameters"
 
 _MIDDLEWARE_KEYS = ("name", "options", "disabled")
 _TRUE = ("true", "yes", "on", "1")
@@ -358,7 +362,8 @@ def _match_key(
     # A key with underscores, present already or known for the driver, takes several parts.
     driver = where.split(".")[1] if where.startswith("storage.") and where.count(".") == 1 else ""
     known = [k for k in container if isinstance(k, str)]
-    known += list(UNDERSCORE_KEYS.get(driver, ()))
+    if driver and len(path) > 1:
+        known += [key for key in declared_parameters(driver) if "_" in key]
     for size in range(len(path), 1, -1):
         joined = "_".join(path[:size])
         for candidate in known:
@@ -368,6 +373,25 @@ def _match_key(
         if candidate.upper() == path[0].upper() and candidate in container:
             return candidate, path[1:]
     return path[0].lower(), path[1:]
+
+
+def declared_parameters(driver: str) -> tuple[str, ...]:
+    """The parameter keys the package of ``driver`` declares; none when it declares nothing.
+
+    Loading the declaration imports the driver's package, so it is asked only when a
+    variable below ``storage.<driver>`` has several parts.
+    """
+    from importlib import metadata
+
+    for entry in metadata.entry_points(group=PARAMETERS_GROUP, name=driver):
+        keys = entry.load()
+        if isinstance(keys, str) or not isinstance(keys, (tuple, list, frozenset, set)):
+            raise TypeError(
+                f"the {PARAMETERS_GROUP} entry point {entry.value!r} for {driver!r}"
+                f" is not a sequence of parameter keys: {type(keys).__name__}"
+            )
+        return tuple(str(key) for key in keys)
+    return ()
 
 
 # -- validation -----------------------------------------------------------------------
