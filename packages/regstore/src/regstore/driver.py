@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from .digests import StreamHasher, check_expected, decode_state
 from .errors import (
@@ -25,8 +25,12 @@ from .errors import (
     WriterClosedError,
     translate_error,
 )
+from .inflight import InFlight
 from .info import FileInfo, PendingUpload, Prune
 from .walking import walk_tree
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["FileInfo", "FileWriter", "PendingUpload", "Prune", "StorageDriver"]
 
@@ -79,6 +83,7 @@ class FileWriter(ABC):
         self._state_size = size
         #: The driver's ``translate`` hook; the wrapper sets it with ``driver_name``.
         self._translate: Translate | None = None
+        self._parts: InFlight[Any] | None = None
 
     # -- what drivers implement -------------------------------------------------
 
@@ -109,6 +114,17 @@ class FileWriter(ABC):
             " state for it (FileWriter.upload_state) and cannot read a pending upload"
             " back (FileWriter._read_upload)"
         )
+
+    def _in_flight(self, limit: int, executor: ThreadPoolExecutor | None = None) -> InFlight[Any]:
+        """The pool for this writer's background part uploads, at most ``limit`` in flight.
+
+        Created once; a failed part latches, so every later ``write``, ``close``
+        and ``commit`` raises that failure; ``close``, ``commit`` and ``cancel``
+        wait for what is still in flight when they end.
+        """
+        if self._parts is None:
+            self._parts = InFlight(limit, f"regstore-{self.driver_name or 'writer'}", executor)
+        return self._parts
 
     def _flush(self) -> None:
         """Optional: make everything written durable without publishing it.
@@ -203,6 +219,8 @@ class FileWriter(ABC):
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append ``data`` to the upload and return its length."""
         self._check_open("write to")
+        if self._parts is not None and self._parts.failure is not None:
+            self._guard("write", self._parts.check)
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
         if view.nbytes:
             self._guard("write", self._write, view)
@@ -261,6 +279,8 @@ class FileWriter(ABC):
     def _stop_hashing(self) -> None:
         if self._hasher is not None:
             self._hasher.shutdown()
+        if self._parts is not None:
+            self._parts.shutdown()
 
     def flush(self) -> None:
         """Nothing to do: ``close`` persists, ``commit`` publishes."""

@@ -1,0 +1,20 @@
+"""The kit for object-store drivers: a key layout, the namespace over four primitives, uploads.
+
+``ObjectStoreDriver`` gives ``stat``, ``list``, ``walk``, ``delete`` and signed
+redirects over a backend's ``head_object``, ``list_objects``, ``list_level``
+and ``delete_objects``; ``KeyLayout`` maps paths to keys under
+``rootdirectory`` and names the private area. See docs/writing-a-driver.md.
+"""
+
+from __future__ import annotations
+
+from .base import ObjectEntry, ObjectStoreDriver
+from .layout import PRIVATE_AREA, KeyLayout, check_rootdirectory
+
+__all__ = [
+    "PRIVATE_AREA",
+    "KeyLayout",
+    "ObjectEntry",
+    "ObjectStoreDriver",
+    "check_rootdirectory",
+]
