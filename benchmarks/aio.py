@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 
 import regstore
-from regstore._base import CheckedDriver
+from regstore import CheckedDriver
 from regstore.aio import AsyncDriver
 from regstore.aio.testing import DelayedDriver, LoopWatch
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from regstore._base import CheckedDriver
+from regstore import CheckedDriver
 from regstore.driver import FileWriter
 from regstore.drivers.filesystem import FilesystemDriver
 from regstore.drivers.inmemory import InMemoryDriver

@@ -15,7 +15,7 @@ import pytest
 from google.cloud import storage
 
 import regstore
-from regstore._base import unwrap
+from regstore import unwrap
 from regstore_gcs import GCSDriver
 
 #: The tests' chunksize (see conftest): the reader's window.

@@ -11,7 +11,7 @@ import pytest
 from google.cloud import storage
 
 import regstore
-from regstore._base import unwrap
+from regstore import unwrap
 from regstore_gcs import GCSDriver
 
 MiB = 1 << 20

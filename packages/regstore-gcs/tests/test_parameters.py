@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import regstore
-from regstore._base import unwrap
+from regstore import unwrap
 from regstore_gcs import GCSDriver
 from regstore_gcs.client import retry_policy
 from testenv import unique_name

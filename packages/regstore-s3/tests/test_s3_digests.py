@@ -24,7 +24,7 @@ from botocore.exceptions import EndpointConnectionError
 from s3_helpers import CHUNK, Backend, keys_under, leftovers
 from s3_writer_process import PIECE, pieces
 
-from regstore._base import CheckedDriver
+from regstore import CheckedDriver
 from regstore.errors import DigestMismatchError, DriverError, UnsupportedMethodError
 
 PROCESS = Path(__file__).with_name("s3_digest_process.py")

@@ -14,7 +14,7 @@ import asyncio
 import threading
 
 import regstore
-from regstore._base import CheckedDriver
+from regstore import CheckedDriver
 from regstore.aio import AsyncDriver
 from regstore.aio.testing import DelayedDriver, LoopWatch
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import regstore
-from regstore._base import CheckedDriver, unwrap
+from regstore import CheckedDriver, unwrap
 from regstore.config import ConfigError, load_config
 from regstore.drivers.filesystem import FilesystemDriver
 from regstore.drivers.inmemory import InMemoryDriver

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import regstore
-from regstore._base import CheckedDriver
+from regstore import CheckedDriver
 from regstore.driver import FileWriter
 from regstore.drivers.inmemory import InMemoryDriver, _InMemoryWriter
 from regstore.middleware.base import RedirectsDisabled

@@ -59,7 +59,7 @@ def test_parameters_default_to_the_registry_values() -> None:
 )
 def test_maxthreads_below_25_is_raised_to_25(root: Path, given: object, limit: int) -> None:
     driver = regstore.create("filesystem", {"rootdirectory": str(root), "maxthreads": given})
-    assert regstore._base.unwrap(driver).concurrency_limit == limit
+    assert regstore.unwrap(driver).concurrency_limit == limit
 
 
 def test_maxthreads_that_is_not_a_number_names_the_parameter(root: Path) -> None:

@@ -16,8 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import regstore
-from regstore import middleware
-from regstore._base import CheckedDriver, unwrap
+from regstore import CheckedDriver, middleware, unwrap
 from regstore.drivers.filesystem import FilesystemDriver
 from regstore.drivers.inmemory import InMemoryDriver
 from regstore.middleware import (

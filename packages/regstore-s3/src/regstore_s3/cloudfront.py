@@ -44,7 +44,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from regstore._base import unwrap
+from regstore import unwrap
 from regstore.driver import StorageDriver
 from regstore.middleware import IncompatibleDriverError, StorageMiddleware
 from regstore.middleware.options import base_url

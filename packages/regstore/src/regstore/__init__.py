@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import errors
 from .__about__ import __version__
+from ._base import CheckedDriver, unwrap
 from .config import from_config
 from .driver import FileInfo, FileWriter, PendingUpload, StorageDriver
 from .errors import (
@@ -26,6 +27,7 @@ from .errors import (
 from .factory import available_drivers, create, register
 
 __all__ = [
+    "CheckedDriver",
     "DigestMismatchError",
     "DriverError",
     "FileInfo",
@@ -46,4 +48,5 @@ __all__ = [
     "errors",
     "from_config",
     "register",
+    "unwrap",
 ]
