@@ -118,7 +118,8 @@ class KeyLayout:
         base = "" if directory == ROOT else directory
         found = {f"{base}/{name[start:].rstrip('/')}" for name in names}
         joined = "\n".join(found)
-        if "/." not in joined and _PATH_LINES.fullmatch(joined):
+        one_per_line = joined.count("\n") == len(found) - 1
+        if one_per_line and "/." not in joined and _PATH_LINES.fullmatch(joined):
             return sorted(found)  # the common case: every name plainly valid
         return sorted(path for path in found if "\n" not in path and _plain(path))
 
