@@ -20,14 +20,14 @@ from .errors import s3_errors
 from .uploads import complete_upload
 
 if TYPE_CHECKING:
-    from .driver import S3Driver
+    from .bucket import Bucket
 
 __all__ = ["server_side_copy"]
 
 LOGGER = logging.getLogger("regstore_s3")
 
 
-def server_side_copy(driver: S3Driver, source: str, dest: str, size: int, etag: str) -> None:
+def server_side_copy(driver: Bucket, source: str, dest: str, size: int, etag: str) -> None:
     """Copy the object at ``source`` (``size`` bytes, ``etag``) to ``dest`` inside the bucket."""
     config = driver.config
     copy_source = {"Bucket": driver.bucket, "Key": driver.layout.key(source)}
@@ -45,7 +45,7 @@ def server_side_copy(driver: S3Driver, source: str, dest: str, size: int, etag: 
 
 
 def _multipart_copy(
-    driver: S3Driver, source: str, dest: str, size: int, etag: str, copy_source: dict[str, str]
+    driver: Bucket, source: str, dest: str, size: int, etag: str, copy_source: dict[str, str]
 ) -> None:
     config, client, bucket = driver.config, driver.client, driver.bucket
     dest_key = driver.layout.key(dest)

@@ -34,7 +34,7 @@ from .errors import s3_errors
 from .uploads import UploadState, complete_upload
 
 if TYPE_CHECKING:
-    from .driver import S3Driver
+    from .bucket import Bucket
 
 __all__ = ["PARTS_IN_FLIGHT", "S3Writer"]
 
@@ -48,7 +48,7 @@ PARTS_IN_FLIGHT = DEFAULT_UPLOAD_CONCURRENCY
 class S3Writer(FileWriter):
     """One upload to one path; ``saved`` is its persisted state (None: nothing persisted)."""
 
-    def __init__(self, driver: S3Driver, path: str, saved: UploadState | None) -> None:
+    def __init__(self, driver: Bucket, path: str, saved: UploadState | None) -> None:
         state = replace(saved, parts=list(saved.parts)) if saved else UploadState(driver.chunksize)
         super().__init__(
             path,
