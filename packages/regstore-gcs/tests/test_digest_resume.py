@@ -25,7 +25,7 @@ from google.cloud import storage
 
 import regstore
 from regstore.driver import FileWriter
-from regstore_gcs.layout import Layout
+from regstore_gcs.layout import GCSLayout
 
 #: The tests' part size (the conftest drivers' chunksize).
 CHUNK = 256 * 1024
@@ -92,7 +92,7 @@ def part_reads(proxy: Any, since: int = 0) -> list[str]:
 
 
 def state_object(bucket: storage.Bucket, path: str) -> storage.Blob:
-    blob = bucket.get_blob(Layout("").state_name(path))
+    blob = bucket.get_blob(GCSLayout("").state_name(path))
     assert blob is not None, f"no state object for {path}"
     return blob
 

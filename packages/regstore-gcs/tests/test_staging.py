@@ -168,7 +168,7 @@ def test_pending_uploads_stay_apart_from_paths_sharing_a_prefix(
 def test_append_to_committed_content_is_refused(driver: regstore.StorageDriver) -> None:
     """Without a pending upload, only empty or missing files take an append (documented)."""
     driver.put_content("/f", b"committed")
-    with pytest.raises(regstore.DriverError, match="9 committed bytes"):
+    with pytest.raises(regstore.DriverError, match="9 bytes of committed content"):
         driver.writer("/f", append=True)
     driver.delete("/f")
 

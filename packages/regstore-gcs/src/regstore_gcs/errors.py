@@ -3,19 +3,19 @@
 One table per status code: a 404 is ``PathNotFoundError`` (unless the bucket
 itself is missing), a 403 names the permission the operation needs, and
 anything the SDK gave up retrying (408/429/5xx, connection errors) says so.
+The driver's ``translate`` hook hands every SDK exception to ``ErrorMap``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import requests
 from google.api_core import exceptions as api
 from google.auth import exceptions as auth
 from google.cloud.storage.exceptions import DataCorruption
 
-from regstore.errors import DriverError, PathNotFoundError, StorageDriverError
+from regstore.errors import DriverError, PathNotFoundError
 
 __all__ = ["PERMISSIONS", "ErrorMap"]
 
@@ -62,27 +62,16 @@ class ErrorMap:
         self._bucket_exists = bucket_exists
         self._bucket_seen = False
 
-    @contextmanager
-    def translating(self, operation: str, path: str) -> Iterator[None]:
-        """Raise the regstore error for any SDK failure inside the block."""
-        try:
-            yield
-        except StorageDriverError:
-            raise
-        except Exception as exc:
-            error = self.translate(exc, operation, path)
-            if error is exc:
-                raise
-            raise error from exc
-
-    def translate(self, exc: BaseException, operation: str, path: str) -> BaseException:
-        """The regstore error for ``exc``, or ``exc`` itself when it is not the SDK's."""
-        where = f"{operation} {path}"
+    def translate(self, exc: Exception, operation: str, path: str | None) -> Exception | None:
+        """The regstore error for ``exc``, or None when it is not the SDK's."""
+        where = operation if path is None else f"{operation} {path}"
         if isinstance(exc, api.NotFound):
             if not self.bucket_exists():
                 return DriverError(
                     f"{where}: bucket {self.bucket!r} does not exist at {self.endpoint}"
                 )
+            if path is None:
+                return DriverError(f"{where}: not found ({_server_message(exc)})")
             return PathNotFoundError(path)
         if isinstance(exc, api.Forbidden):
             needed = PERMISSIONS.get(operation, "storage.objects.*")
@@ -124,7 +113,7 @@ class ErrorMap:
             return DriverError(f"{where}: could not obtain an access token: {exc}")
         if isinstance(exc, requests.RequestException):
             return DriverError(f"{where}: cannot reach {self.endpoint}: {_describe(exc)}")
-        return exc
+        return None
 
     def bucket_exists(self) -> bool:
         """True once the bucket has been seen to exist (asked at most until it is)."""

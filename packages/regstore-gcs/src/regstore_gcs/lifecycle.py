@@ -1,7 +1,7 @@
 """Pending uploads found by listing the staging area: ``pending_uploads`` and ``purge_uploads``.
 
 Every object of every pending upload at or below a path starts with one
-prefix (``Layout.uploads_prefix``), so one listing finds them all, page by
+prefix (``KeyLayout.uploads_below``), so one listing finds them all, page by
 page. ``pending`` reads only the state objects (``matchGlob`` leaves the parts
 out where the server supports it): a state's metadata holds the upload's size
 and its ``updated`` time is when the upload was last closed with new bytes,
@@ -31,7 +31,7 @@ from regstore.driver import PendingUpload
 from regstore.walking import EPOCH
 
 from .deleting import Deleter
-from .layout import Layout
+from .layout import GCSLayout
 from .listing import STAGED_FIELDS, Lister, mod_time
 from .uploads import listed_size
 
@@ -63,7 +63,7 @@ class UploadLifecycle:
     def __init__(
         self,
         bucket: storage.Bucket,
-        layout: Layout,
+        layout: GCSLayout,
         lister: Lister,
         deleter: Deleter,
         executor: Executor,
@@ -79,7 +79,7 @@ class UploadLifecycle:
 
     def pending(self, path: str) -> Iterator[PendingUpload]:
         """Every upload at or below ``path`` with a readable state object, as listed."""
-        prefix = self._layout.uploads_prefix(path)
+        prefix = self._layout.uploads_below(path)
         for item in self._lister.objects(prefix, fields=STAGED_FIELDS, match_glob=STATE_GLOB):
             owner = self._layout.upload_of(item["name"])
             if owner is None or not owner[1]:
@@ -101,7 +101,7 @@ class UploadLifecycle:
         purged: builtins.list[str] = []
         old: builtins.list[_Staged] = []
         orphans: builtins.list[_Version] = []
-        for staged in self._staged(self._layout.uploads_prefix(path)):
+        for staged in self._staged(self._layout.uploads_below(path)):
             if staged.state is None:
                 if staged.newest < before:
                     orphans.extend(staged.objects)

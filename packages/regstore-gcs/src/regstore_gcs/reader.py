@@ -6,18 +6,20 @@ when the reader was opened (``?generation=``, also on the SDK's resumption of
 a cut body), so it reads that version or nothing: an object replaced mid-read
 fails the read (404 on the old generation) instead of mixing two versions.
 A ``precondition`` such as ``ifGenerationMatch`` would not do: fake-gcs-server
-ignores preconditions on reads.
+ignores preconditions on reads. A version that went raises
+``ContentChangedError``; other SDK errors reach the driver's ``translate``
+through the reader the wrapper puts around this one.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from typing import Any
 
+from google.api_core import exceptions as api
 from google.cloud.storage import Blob, Bucket
 
-from regstore.errors import DriverError
+from regstore.errors import ContentChangedError
 
 __all__ = ["ObjectReader"]
 
@@ -40,7 +42,6 @@ class ObjectReader(io.RawIOBase):
         offset: int,
         window: int,
         retry: Any,
-        guard: Callable[[Callable[[], bytes]], bytes],
     ) -> None:
         super().__init__()
         self._bucket = bucket
@@ -51,7 +52,6 @@ class ObjectReader(io.RawIOBase):
         self._pos = min(offset, size)
         self._window = window
         self._retry = retry
-        self._guard = guard
         self._chunk = b""
         self._chunk_pos = 0
 
@@ -127,24 +127,26 @@ class ObjectReader(io.RawIOBase):
         self._chunk_pos = 0
 
     def _download(self, start: int, end: int) -> bytes:
-        def fetch() -> bytes:
-            # A fresh Blob per request: a download overwrites the Blob's generation
-            # with the one the answer reports (None when the server sends none).
-            blob = Blob(self._name, self._bucket, generation=self._generation)
+        # A fresh Blob per request: a download overwrites the Blob's generation
+        # with the one the answer reports (None when the server sends none).
+        blob = Blob(self._name, self._bucket, generation=self._generation)
+        try:
             data: bytes = blob.download_as_bytes(
                 start=start, end=end, checksum=None, retry=self._retry
             )
-            served = blob.generation
-            if self._generation is not None and served is not None and served != self._generation:
-                raise DriverError(
-                    f"read {self._path}: asked for generation {self._generation}, the server"
-                    f" sent {served}; the object was replaced while it was read"
-                )
-            if len(data) != end - start + 1:
-                raise DriverError(
-                    f"read {self._path}: asked for bytes {start}-{end} of {self._size},"
-                    f" got {len(data)}; the object changed while it was read"
-                )
-            return data
-
-        return self._guard(fetch)
+        except (api.NotFound, api.PreconditionFailed) as exc:
+            raise ContentChangedError(self._path) from exc  # the generation read is gone
+        served = blob.generation
+        if self._generation is not None and served is not None and served != self._generation:
+            raise ContentChangedError(
+                self._path,
+                detail=f"read {self._path}: asked for generation {self._generation}, the"
+                f" server sent {served}; the object was replaced while it was read",
+            )
+        if len(data) != end - start + 1:
+            raise ContentChangedError(
+                self._path,
+                detail=f"read {self._path}: asked for bytes {start}-{end} of {self._size},"
+                f" got {len(data)}; the object changed while it was read",
+            )
+        return data

@@ -18,7 +18,7 @@ import base64
 import binascii
 import contextlib
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, Future, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from google.cloud import storage
 from regstore.errors import DriverError
 
 from .deleting import Deleter
-from .layout import Layout
+from .layout import GCSLayout
 from .oneshot import CONTENT_TYPE, crc32c, upload
 
 __all__ = [
@@ -121,9 +121,9 @@ class UploadStore:
         self,
         client: storage.Client,
         bucket: storage.Bucket,
-        layout: Layout,
+        layout: GCSLayout,
         deleter: Deleter,
-        executor: Executor,
+        executor: ThreadPoolExecutor,
         *,
         retry: Any,
     ) -> None:
@@ -131,7 +131,8 @@ class UploadStore:
         self._bucket = bucket
         self._layout = layout
         self._deleter = deleter
-        self._executor = executor
+        #: The driver's pool: background part uploads and parallel composes.
+        self.executor = executor
         self._retry = retry
 
     # -- state ------------------------------------------------------------------
@@ -230,10 +231,6 @@ class UploadStore:
 
     # -- parts --------------------------------------------------------------------
 
-    def submit_part(self, path: str, index: int, data: bytes) -> Future[str]:
-        """Upload part ``index`` in the background."""
-        return self._executor.submit(self.put_part, path, index, data)
-
     def put_part(self, path: str, index: int, data: bytes) -> str:
         """Upload part ``index`` and return its object name."""
         name = self._layout.part_name(path, index)
@@ -281,7 +278,7 @@ class UploadStore:
                     merged.append(group[0])
                     continue
                 target = self._layout.compose_name(path, level, index)
-                jobs.append(self._executor.submit(self._compose, group, target))
+                jobs.append(self.executor.submit(self._compose, group, target))
                 merged.append(target)
             wait(jobs)
             for job in jobs:
