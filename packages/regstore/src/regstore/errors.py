@@ -1,8 +1,80 @@
-"""The errors every regstore driver raises, whatever its backend.
+"""The errors of the driver contract: what every driver raises, whatever its backend.
 
 Driver code raises them without a driver name; the wrapper that ``create``
 puts around every driver stamps the name in, so ``str(e)`` always starts with
-``"<driver_name>: "``.
+``"<driver_name>: "``. Messages say what is wrong and what is allowed, and
+never carry a secret. The contract itself is stated in ``regstore.driver``.
+
+The table: each class, its bases, what it carries, and when it is raised.
+
+``StorageDriverError(Exception)``; ``driver_name``
+    The base of every error below but the last two.
+``PathNotFoundError(StorageDriverError, FileNotFoundError)``; ``path`` (also ``filename``)
+    No file at the path: ``get_content`` and ``reader`` (nothing, a directory
+    or only a pending upload; ``reader`` from the call or the first read),
+    ``stat`` and ``list`` (nothing there; ``list`` also for a file), ``walk``
+    (likewise, from the call or the first ``next()``), ``move`` (a missing
+    source), ``delete`` (neither files nor pending uploads at or below it).
+    Never from ``delete_files``, ``pending_uploads`` or ``purge_uploads``.
+``InvalidPathError(StorageDriverError, ValueError)``; ``path``
+    A path argument breaks the path rules (``regstore.paths``), is not a str,
+    or is ``/`` where only ``stat``, ``list``, ``walk``, ``pending_uploads`` and
+    ``purge_uploads`` take it: every method, before the backend is touched.
+``InvalidOffsetError(StorageDriverError, ValueError)``; ``path``, ``offset``
+    ``reader`` with an offset that is negative or not an int, checked before
+    the path's existence.
+``UnsupportedMethodError(StorageDriverError, NotImplementedError)``; ``method``
+    An optional capability the driver lacks: ``pending_uploads`` and
+    ``purge_uploads`` (their defaults), ``writer(digest=...)`` without hash
+    functions (the message names the install), a non-empty upload resumed
+    with a digest by a driver that neither keeps hash state nor reads uploads
+    back.
+``DriverError(StorageDriverError)``; ``detail``, the backend's exception as ``__cause__``
+    Any other failure, from any method, reader or writer: a backend error the
+    driver's ``translate`` hook mapped or left unclaimed, bad credentials or a
+    missing bucket (the message names the setting to fix), and what a driver
+    documents it refuses (a directory moved, a file stored at a directory or
+    below a file, an append to committed object-store content, an
+    ``expires_in`` above the backend's cap).
+``ContentChangedError(DriverError)``; ``path``
+    A reader's file was replaced or deleted while it read: raised instead of
+    returning bytes of two versions. Open a new reader.
+``DigestMismatchError(DriverError)``; ``path``, ``expected``, ``actual``
+    ``FileWriter.commit(expected_digest=...)`` found another digest: nothing
+    was committed, the writer is open and the upload pending.
+``WriterClosedError(StorageDriverError, ValueError)``; ``path``, ``state``
+    ``write``, ``commit`` or ``cancel`` on a writer already closed, committed or
+    cancelled.
+``InvalidStorageDriverError(LookupError)``; ``name``
+    ``create`` with a name nobody registered or installed (for a known driver
+    the message gives the ``pip install``), or one two distributions offer.
+    Raised before a driver exists, so not a ``StorageDriverError``.
+``InvalidParameterError(ValueError)``; ``driver_name``, ``parameter``, ``message``
+    A missing, unknown or malformed driver parameter (``create``), or an
+    argument the wrapper checks: ``writer``'s ``digest``, ``commit``'s
+    ``expected_digest``, ``redirect_url``'s ``expires_in``, a naive ``before``
+    for ``purge_uploads``. ``str(e)`` is ``"<driver>: parameter '<name>': <what
+    is allowed>"``. Not a ``StorageDriverError``.
+
+Besides these the wrapper raises ``TypeError`` for an argument of the wrong
+type (``put_content``'s content, a str given to ``delete_files``, ``walk``'s
+``start_after``, ``purge_uploads``' ``before``), as Python does.
+
+Foreign exceptions. The wrapper, every ``FileWriter`` and the readers of a
+driver with a ``translate`` hook pass each ``Exception`` (not a
+``KeyboardInterrupt`` or other ``BaseException``) through ``translate_error``:
+
+1. a ``StorageDriverError`` keeps its class and gets the driver name when it
+   has none;
+2. ``InvalidParameterError``, ``InvalidStorageDriverError`` and ``TypeError``
+   pass unchanged;
+3. anything else goes to the driver's ``StorageDriver.translate(exc,
+   operation, path)``; what it returns is handled by rules 1, 2 and 4, with
+   ``exc`` as its ``__cause__`` unless it set one;
+4. what the hook leaves (None, or no hook) becomes ``DriverError("<operation>
+   <path> failed: <exc's text>")`` raised from ``exc``.
+
+So no SDK exception type reaches a caller.
 """
 
 from __future__ import annotations
@@ -55,7 +127,7 @@ def _rebuild(cls: type[StorageDriverError], state: dict[str, object]) -> Storage
 
 
 class PathNotFoundError(StorageDriverError, FileNotFoundError):
-    """The path does not exist (no file, and no file below it)."""
+    """No file at the path (for ``stat``, ``list``, ``walk``, ``delete``: nothing there at all)."""
 
     def __init__(self, path: str, *, driver_name: str = "", message: str = "") -> None:
         super().__init__(message or f"path not found: {path}", driver_name=driver_name)
@@ -73,7 +145,7 @@ class InvalidPathError(StorageDriverError, ValueError):
 
 
 class InvalidOffsetError(StorageDriverError, ValueError):
-    """A reader was asked for a negative offset."""
+    """A reader was asked for a negative offset, or one that is not an int."""
 
     def __init__(self, path: str, offset: object, *, driver_name: str = "") -> None:
         super().__init__(
