@@ -1,7 +1,8 @@
 """What the contract reports: ``FileInfo`` (stat and walk) and ``PendingUpload``.
 
 Kept apart from ``driver`` so the walk helpers can build infos without
-importing the contract that uses them; ``regstore.driver`` re-exports both.
+importing the contract that uses them; ``regstore.driver`` re-exports both and
+states their contract in its module docstring ("What drivers report").
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ __all__ = ["FileInfo", "PendingUpload", "Prune"]
 class FileInfo:
     """What ``stat`` and ``walk`` report about a file or a directory.
 
-    ``mod_time`` is timezone-aware UTC; for a directory it is unspecified and
-    ``size`` is 0.
+    A file's ``size`` is exact and ``mod_time`` timezone-aware UTC; for a
+    directory ``size`` is 0 and ``mod_time`` unspecified (but aware). The
+    contract: ``regstore.driver``.
     """
 
     # A walk makes one info per entry, so an info is kept small and quick to make:
@@ -88,7 +90,8 @@ class PendingUpload:
     """An upload that was closed and neither committed nor cancelled.
 
     ``size`` is its size at its last ``close``; ``modified`` (timezone-aware
-    UTC) is when that ``close`` happened, as the backend recorded it.
+    UTC) is when that ``close`` happened, as the backend recorded it. The
+    contract: ``regstore.driver`` and ``StorageDriver.pending_uploads``.
     """
 
     path: str
