@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 from faults import crash_worker, figures
 from faults.crashing import Crasher, Outcome
-from faults.targets import FILESYSTEM, Target, filesystem_target, open_target
+from faults.targets import Target, bind, filesystem_target, open_target
 
 import regstore
 from regstore.drivers._fsutil import STALE_AFTER
@@ -62,7 +62,7 @@ def seed() -> int:
 
 
 def _rounds(target: Target) -> int:
-    return FS_ROUNDS if target.label == FILESYSTEM else CLOUD_ROUNDS
+    return FS_ROUNDS if target.declared.local else CLOUD_ROUNDS
 
 
 class UploadCrashes:
@@ -253,28 +253,8 @@ class CrashTests:
             driver.close()
 
 
-class TestCrashFilesystem(CrashTests):
-    label = FILESYSTEM
-
-
-class TestCrashS3Moto(CrashTests):
-    label = "s3-moto"
-
-
-class TestCrashS3Radosgw(CrashTests):
-    label = "s3-rgw"
-
-
-class TestCrashAzureAzurite(CrashTests):
-    label = "azure-azurite"
-
-
-class TestCrashGCSFakeGcsServer(CrashTests):
-    label = "gcs-fakegcs"
-
-
-class TestCrashGCSGcpStorageEmulator(CrashTests):
-    label = "gcs-gcpemu"
+# Every backend whose store outlives the process (not the in-memory one).
+CRASH = bind(CrashTests, "TestCrash", globals(), lambda backend: backend.shared)
 
 
 def test_filesystem_target_sees_its_own_temp_files(tmp_path: Path) -> None:

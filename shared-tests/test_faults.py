@@ -34,21 +34,20 @@ Environment:
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 from faults import figures
 from faults.proxy import KINDS, FaultPlan, FaultProxy
-from faults.targets import Target, open_target
+from faults.targets import Target, bind, open_target
 
 import regstore
 from regstore.testsuite import DriverSuite
+from regstore.testsuite.backends import FaultRoute, TestBackend
 
 RATE = float(os.environ.get("REGSTORE_FAULT_RATE", "0.1"))
 FULL = os.environ.get("REGSTORE_FAULTS_FULL") == "1"
@@ -94,33 +93,16 @@ def known_defect(reason: str) -> pytest.MarkDecorator:
     )
 
 
-@dataclass(frozen=True)
-class Route:
-    """How one backend goes through the proxy, and the driver settings that help it."""
-
-    dialect: str
-    host: str = "keep"
-    rewrite_json: bool = False
-    #: Driver parameters for faulty networks (documented parameters only).
-    tuning: dict[str, Any] = field(default_factory=dict)
+def _route(target: Target) -> FaultRoute:
+    """How the target's backend declares its traffic goes through the proxy."""
+    route = target.declared.faults
+    if route is None:
+        raise ValueError(f"{target.label} declares no network to put faults on")
+    return route
 
 
-ROUTES = {
-    "s3": Route("s3"),
-    # Retry 5 times, the first after 0.1 s: a 10% fault rate is then mostly absorbed early.
-    "azure": Route("azure", tuning={"max_retries": 5, "retry_delay": "100ms"}),
-    # The first retry after at most 0.1 s, as for azure (google's own first wait is 1 s).
-    "gcs": Route("gcs", host="upstream", rewrite_json=True, tuning={"retry_delay": "100ms"}),
-}
-
-
-def _declared(module: str, cls: str) -> dict[str, str]:
-    """The tests a binding declares unsupported on its emulator (same emulator, same reasons)."""
-    try:
-        binding = importlib.import_module(module)
-    except (ImportError, pytest.skip.Exception):
-        return {}
-    return dict(getattr(getattr(binding, cls, None), "unsupported", None) or {})
+def _networked(backend: TestBackend) -> bool:
+    return backend.faults is not None
 
 
 def _seed() -> int:
@@ -129,7 +111,7 @@ def _seed() -> int:
 
 
 def _proxy(target: Target, plan: FaultPlan) -> FaultProxy:
-    route = ROUTES[target.kind]
+    route = _route(target)
     return FaultProxy(
         target.endpoint,
         plan,
@@ -166,7 +148,7 @@ class FaultySuite(DriverSuite):
             request.node.add_report_section("teardown", "fault proxy", summary)
 
     def _driver(self, target: Target, proxy: FaultProxy) -> regstore.StorageDriver:
-        return target.via(proxy.url).create(**ROUTES[target.kind].tuning)
+        return target.via(proxy.url).create(**_route(target).tuning)
 
     @pytest.fixture
     def driver(self, target: Target, proxy: FaultProxy) -> Iterator[regstore.StorageDriver]:
@@ -183,29 +165,14 @@ class FaultySuite(DriverSuite):
         return target.leftovers
 
 
-class TestFaultyS3Moto(FaultySuite):
-    label = "s3-moto"
-    unsupported = _declared("test_conformance_s3", "TestS3Moto")
-
-
-class TestFaultyS3Radosgw(FaultySuite):
-    label = "s3-rgw"
-    unsupported = _declared("test_conformance_s3", "TestS3Radosgw")
-
-
-class TestFaultyAzureAzurite(FaultySuite):
-    label = "azure-azurite"
-    unsupported = _declared("test_conformance_azure", "TestAzureOnAzurite")
-
-
-class TestFaultyGCSFakeGcsServer(FaultySuite):
-    label = "gcs-fakegcs"
-    unsupported = _declared("test_conformance_gcs", "TestGCSFakeGcsServer")
-
-
-class TestFaultyGCSGcpStorageEmulator(FaultySuite):
-    label = "gcs-gcpemu"
-    unsupported = _declared("test_conformance_gcs", "TestGCSGcpStorageEmulator")
+# The conformance tests a backend declares it cannot run skip here as they do there.
+FAULTY = bind(
+    FaultySuite,
+    "TestFaulty",
+    globals(),
+    _networked,
+    attributes=lambda backend: {"unsupported": dict(backend.unsupported)},
+)
 
 
 def _clear(error: BaseException) -> bool:
@@ -227,7 +194,8 @@ class UnsurvivableTests:
         self, request: pytest.FixtureRequest, target: Target
     ) -> None:
         # Give up soon: every call of the outage fails, each after the driver's retries.
-        tuning = {**ROUTES[target.kind].tuning, **GIVE_UP_SOON.get(target.kind, {})}
+        route = _route(target)
+        tuning = {**route.tuning, **route.give_up_soon}
         old, first, second = b"committed" * 1000, os.urandom(target.part_size + 1000), b"rest"
         with _proxy(target, FaultPlan()) as proxy:
             driver = target.via(proxy.url).create(**tuning)
@@ -272,31 +240,7 @@ class UnsurvivableTests:
         figures.record(request, "unsurvivable", target=self.label, requests_failed=failed)
 
 
-#: Retry settings that make a call fail within seconds once every request fails.
-GIVE_UP_SOON: dict[str, dict[str, Any]] = {
-    "azure": {"max_retries": 2},
-    "gcs": {"retry_deadline": "2s"},
-}
-
-
-class TestUnsurvivableS3Moto(UnsurvivableTests):
-    label = "s3-moto"
-
-
-class TestUnsurvivableS3Radosgw(UnsurvivableTests):
-    label = "s3-rgw"
-
-
-class TestUnsurvivableAzureAzurite(UnsurvivableTests):
-    label = "azure-azurite"
-
-
-class TestUnsurvivableGCSFakeGcsServer(UnsurvivableTests):
-    label = "gcs-fakegcs"
-
-
-class TestUnsurvivableGCSGcpStorageEmulator(UnsurvivableTests):
-    label = "gcs-gcpemu"
+UNSURVIVABLE = bind(UnsurvivableTests, "TestUnsurvivable", globals(), _networked)
 
 
 CASES = int(os.environ.get("REGSTORE_FAULT_CASES", "12"))
@@ -383,7 +327,7 @@ class SingleFaultTests:
         self, request: pytest.FixtureRequest, target: Target
     ) -> None:
         seed = _seed()
-        route = ROUTES[target.kind]
+        route = _route(target)
         data = random.Random(seed).randbytes(target.part_size + 1000)
         with _proxy(target, FaultPlan()) as proxy:
             driver = target.via(proxy.url).create(**route.tuning)
@@ -425,21 +369,4 @@ class SingleFaultTests:
         assert target.leftovers() == []
 
 
-class TestSingleFaultS3Moto(SingleFaultTests):
-    label = "s3-moto"
-
-
-class TestSingleFaultS3Radosgw(SingleFaultTests):
-    label = "s3-rgw"
-
-
-class TestSingleFaultAzureAzurite(SingleFaultTests):
-    label = "azure-azurite"
-
-
-class TestSingleFaultGCSFakeGcsServer(SingleFaultTests):
-    label = "gcs-fakegcs"
-
-
-class TestSingleFaultGCSGcpStorageEmulator(SingleFaultTests):
-    label = "gcs-gcpemu"
+SINGLE_FAULT = bind(SingleFaultTests, "TestSingleFault", globals(), _networked)

@@ -16,11 +16,19 @@ For every driver (inmemory, filesystem, and each cloud driver on its emulator):
 On the filesystem, nothing is ever created outside the root, and a symlink
 inside the root that leads outside it is refused by every method.
 
+The drivers come from the test backends the installed packages declare
+(``regstore.testsuite.backends``), including which parameters may be fuzzed.
+
+By default every run draws the same examples (hypothesis derandomized: a fixed
+seed per test), so a run fails only when the code changed, never by the luck of
+the draw. The wide search draws new examples every run, ten times as many.
+
 Environment:
 
+- ``REGSTORE_FUZZ_WIDE=1``: the wide, random search (the nightly or a manual run).
 - ``REGSTORE_FUZZ_EXAMPLES``: examples per property on the local drivers
-  (default 200); cloud drivers get an eighth of it (at least 10); the
-  parameter probes (one child process each) a fifth of that (at least 10).
+  (default 200, wide 2000); cloud drivers get an eighth of it (at least 10);
+  the parameter probes (one child process each) a fifth of that (at least 10).
 """
 
 from __future__ import annotations
@@ -38,13 +46,16 @@ from typing import Any, ClassVar
 import pytest
 from faults import crash_worker, figures
 from faults.crashing import Crasher
-from faults.targets import CLOUD, FILESYSTEM, INMEMORY, Target, open_target
+from faults.targets import FILESYSTEM, Target, bind, open_target
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import regstore
+from regstore.testsuite.backends import find_backend
 
-EXAMPLES = int(os.environ.get("REGSTORE_FUZZ_EXAMPLES", "200"))
+#: The wide search: new random examples every run (default: the same fixed ones).
+WIDE = os.environ.get("REGSTORE_FUZZ_WIDE") == "1"
+EXAMPLES = int(os.environ.get("REGSTORE_FUZZ_EXAMPLES") or ("2000" if WIDE else "200"))
 CLOUD_EXAMPLES = max(10, EXAMPLES // 8)
 #: Seconds a parameter probe may take before it counts as hung.
 PROBE_SECONDS = 60.0
@@ -112,33 +123,16 @@ junk_values = st.one_of(
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
-#: Keys each driver's probe may fuzz: never the ones naming where the backend is
-#: (a random endpoint would send requests off the machine).
-FUZZED_KEYS: dict[str, tuple[str, ...]] = {
-    INMEMORY: (),
-    FILESYSTEM: ("maxthreads",),
-    "s3": (
-        "region",
-        "sessiontoken",
-        "encrypt",
-        "keyid",
-        "secure",
-        "skipverify",
-        "v4auth",
-        "chunksize",
-        "multipartcopychunksize",
-        "multipartcopymaxconcurrency",
-        "multipartcopythresholdsize",
-        "rootdirectory",
-        "storageclass",
-        "objectacl",
-        "useragent",
-        "loglevel",
-        "redirectendpoint",
-    ),
-    "azure": ("rootdirectory", "max_retries", "retry_delay", "skipverify"),
-    "gcs": ("rootdirectory", "chunksize", "useragent", "maxconcurrency"),
-}
+
+def fuzz_settings(examples: int) -> settings:
+    """Hypothesis settings for one property: derandomized unless the wide search is asked for."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=not WIDE,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 def _read(stream: Any, size: int | None, call: str) -> bytes:
@@ -230,7 +224,7 @@ class HostileInputTests:
 
     @property
     def examples(self) -> int:
-        return EXAMPLES if self.label in (FILESYSTEM, INMEMORY) else CLOUD_EXAMPLES
+        return EXAMPLES if find_backend(self.label).local else CLOUD_EXAMPLES
 
     @pytest.fixture
     def target(self, tmp_path: Path) -> Iterator[Target]:
@@ -255,12 +249,7 @@ class HostileInputTests:
         outside = _snapshot(tmp_path, root)
         tried = {"examples": 0, "invalid": 0, "valid": 0}
 
-        @settings(
-            max_examples=self.examples,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @fuzz_settings(self.examples)
         @given(path=paths, call=st.sampled_from(CALLS))
         def check(path: Any, call: str) -> None:
             tried["examples"] += 1
@@ -300,12 +289,7 @@ class HostileInputTests:
         driver.put_content("/fuzz/file", content)
         tried = {"examples": 0}
 
-        @settings(
-            max_examples=self.examples,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @fuzz_settings(self.examples)
         @given(offset=offsets, size=read_sizes, missing=st.booleans())
         def check(offset: Any, size: int | None, missing: bool) -> None:
             tried["examples"] += 1
@@ -341,15 +325,10 @@ class HostileInputTests:
         self, request: pytest.FixtureRequest, target: Target
     ) -> None:
         crasher = Crasher()
-        keys = FUZZED_KEYS[target.kind]
+        keys = target.declared.fuzzed_parameters
         tried = {"examples": 0, "refused": 0, "worked": 0, "driver_errors": 0}
 
-        @settings(
-            max_examples=max(10, self.examples // 5),
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @fuzz_settings(max(10, self.examples // 5))
         @given(
             changes=st.dictionaries(st.sampled_from(keys), junk_values, max_size=3)
             if keys
@@ -383,10 +362,6 @@ class HostileInputTests:
             check()
         finally:
             figures.record(request, "fuzz-parameters", target=self.label, **tried)
-
-
-class TestHostileInMemory(HostileInputTests):
-    label = INMEMORY
 
 
 class TestHostileFilesystem(HostileInputTests):
@@ -429,12 +404,7 @@ class TestHostileFilesystem(HostileInputTests):
         before = _snapshot(tmp_path, root)
         tried = {"examples": 0, "refused": 0}
 
-        @settings(
-            max_examples=self.examples,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @fuzz_settings(self.examples)
         @given(
             link=st.sampled_from([*escapes, "in-link"]),
             rest=st.lists(st.sampled_from(["secret", "dir", "inner", "x", "file"]), max_size=2),
@@ -491,28 +461,4 @@ class TestHostileFilesystem(HostileInputTests):
         assert list(outside.iterdir()) == []
 
 
-class TestHostileS3Moto(HostileInputTests):
-    label = "s3-moto"
-
-
-class TestHostileS3Radosgw(HostileInputTests):
-    label = "s3-rgw"
-
-
-class TestHostileAzureAzurite(HostileInputTests):
-    label = "azure-azurite"
-
-
-class TestHostileGCSFakeGcsServer(HostileInputTests):
-    label = "gcs-fakegcs"
-
-
-class TestHostileGCSGcpStorageEmulator(HostileInputTests):
-    label = "gcs-gcpemu"
-
-
-assert {cls.label for cls in HostileInputTests.__subclasses__()} == {
-    FILESYSTEM,
-    INMEMORY,
-    *CLOUD,
-}
+HOSTILE = bind(HostileInputTests, "TestHostile", globals())

@@ -34,7 +34,7 @@ from typing import ClassVar
 
 import pytest
 from faults import figures
-from faults.targets import CLOUD, FILESYSTEM, INMEMORY, Target, open_target
+from faults.targets import Target, bind, open_target
 
 import regstore
 
@@ -315,36 +315,9 @@ class LoadTests:
         assert target.leftovers() == []
 
 
-class TestLoadInMemory(LoadTests):
-    label = INMEMORY
-
-
-class TestLoadFilesystem(LoadTests):
-    label = FILESYSTEM
-
-
-class TestLoadS3Moto(LoadTests):
-    label = "s3-moto"
-
-
-class TestLoadS3Radosgw(LoadTests):
-    label = "s3-rgw"
-
-
-class TestLoadAzureAzurite(LoadTests):
-    label = "azure-azurite"
-
-
-class TestLoadGCSFakeGcsServer(LoadTests):
-    label = "gcs-fakegcs"
-
-
-class TestLoadGCSGcpStorageEmulator(LoadTests):
-    label = "gcs-gcpemu"
-    torn_streams = (
-        "gcp-storage-emulator ignores preconditions (emulators.md 3b), on reads too: it"
-        " serves the new generation to a reader that asks for the old one"
-    )
-
-
-assert {cls.label for cls in LoadTests.__subclasses__()} == {FILESYSTEM, INMEMORY, *CLOUD}
+LOAD = bind(
+    LoadTests,
+    "TestLoad",
+    globals(),
+    attributes=lambda backend: {"torn_streams": backend.quirks.get("torn_streams")},
+)

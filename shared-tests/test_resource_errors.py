@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 import pytest
 from faults import figures
-from faults.targets import CLOUD, Target, open_target
+from faults.targets import Target, bind, open_target
 
 import regstore
 
@@ -281,10 +281,10 @@ class MissingBucketTests:
     def test_missing_bucket_is_one_clear_sentence(
         self, request: pytest.FixtureRequest, target: Target
     ) -> None:
-        key = "container" if target.kind == "azure" else "bucket"
+        key = target.declared.bucket_parameter
+        assert key is not None
         name = "nosuchbucket" + os.urandom(4).hex()
-        fast = {"max_retries": 1, "retry_delay": "10ms"} if target.kind == "azure" else {}
-        driver = target.create(**{key: name, **fast})
+        driver = target.create(**{key: name, **target.declared.fast_failure})
 
         def write() -> None:
             writer = driver.writer("/up/data")
@@ -323,24 +323,9 @@ class MissingBucketTests:
         assert not wrong, "\n".join(wrong)
 
 
-class TestMissingBucketS3Moto(MissingBucketTests):
-    label = "s3-moto"
-
-
-class TestMissingBucketS3Radosgw(MissingBucketTests):
-    label = "s3-rgw"
-
-
-class TestMissingContainerAzureAzurite(MissingBucketTests):
-    label = "azure-azurite"
-
-
-class TestMissingBucketGCSFakeGcsServer(MissingBucketTests):
-    label = "gcs-fakegcs"
-
-
-class TestMissingBucketGCSGcpStorageEmulator(MissingBucketTests):
-    label = "gcs-gcpemu"
-
-
-assert {cls.label for cls in MissingBucketTests.__subclasses__()} == set(CLOUD)
+MISSING_BUCKET = bind(
+    MissingBucketTests,
+    "TestMissingBucket",
+    globals(),
+    lambda backend: backend.bucket_parameter is not None,
+)

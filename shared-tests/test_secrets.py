@@ -14,8 +14,6 @@ and error of the ``regstore`` command, also with ``--debug``.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
 import socket
@@ -23,13 +21,16 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from faults import figures
 from faults.proxy import FaultPlan, FaultProxy
-from faults.targets import CLOUD, Target, open_target
+from faults.targets import Target, bind, open_target
+
+from regstore.testsuite.backends import Store, TestBackend
 
 #: Seconds a provoked failure may take (retries included) before the test gives up.
 CLI_SECONDS = 300
@@ -79,12 +80,17 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-#: Parameters that make a failing request give up quickly, where the driver offers them.
-FAST_FAILURE = {"azure": {"max_retries": 1, "retry_delay": "10ms"}}
-#: The parameter naming the bucket or container.
-BUCKET_KEY = {"s3": "bucket", "azure": "container", "gcs": "bucket"}
-#: A numeric parameter of each driver, to give a malformed value.
-NUMERIC_KEY = {"s3": "chunksize", "azure": "max_retries", "gcs": "chunksize"}
+def _store(target: Target) -> Store:
+    """The target as the declaration's hooks take it."""
+    return Store(target.driver_name, target.parameters, target.env, secrets=target.secrets)
+
+
+def _keys(target: Target) -> tuple[str, str]:
+    """The parameter naming the bucket and a numeric one, as the backend declares them."""
+    backend = target.declared
+    if backend.bucket_parameter is None or backend.numeric_parameter is None:
+        pytest.fail(f"{target.label} declares no bucket or numeric parameter to provoke errors")
+    return backend.bucket_parameter, backend.numeric_parameter
 
 
 class SecretTests:
@@ -98,15 +104,25 @@ class SecretTests:
             yield opened
 
     def variants(self, target: Target) -> list[tuple[Target, tuple[str, ...]]]:
-        """The target with its credentials, and the secrets they carry."""
-        return [(target, target.secrets)]
+        """The target with its credentials, and each other way the backend declares to
+        authenticate; with the secrets each carries, a wrong secret the emulator refuses too.
+        """
+        backend, store = target.declared, _store(target)
+        wrong = backend.wrong_credentials(store).secrets if backend.wrong_credentials else ()
+        found = [(target, (*target.secrets, *wrong))]
+        for other in backend.credential_variants(store) if backend.credential_variants else []:
+            parameters = {**target.parameters, **other.parameters}
+            secrets = (*other.secrets, *target.secrets, *wrong)
+            found.append((replace(target, parameters=parameters), secrets))
+        return found
 
     def wrong_credentials(self, target: Target) -> dict[str, Any] | None:
         """Parameters with a wrong secret the emulator checks (None: it checks none)."""
-        return None
+        refused = target.declared.wrong_credentials
+        return dict(refused(_store(target)).parameters) if refused else None
 
     def provoke(self, target: Target, exposure: Exposure) -> None:
-        fast = FAST_FAILURE.get(target.kind, {})
+        fast = target.declared.fast_failure
         driver = target.create()
         exposure.add("driver repr", repr(driver))
         exposure.add("driver str", str(driver))
@@ -125,13 +141,14 @@ class SecretTests:
         driver.delete("/secret")
         driver.close()
 
-        missing = target.create(**{BUCKET_KEY[target.kind]: "nosuchbucket0given", **fast})
+        bucket_key, numeric_key = _keys(target)
+        missing = target.create(**{bucket_key: "nosuchbucket0given", **fast})
         exposure.add("driver repr (missing bucket)", repr(missing))
         exposure.attempt("get_content, missing bucket", lambda: missing.get_content("/a"))
         exposure.attempt("put_content, missing bucket", lambda: missing.put_content("/a", b"x"))
         missing.close()
 
-        malformed = {NUMERIC_KEY[target.kind]: "bogus"}
+        malformed = {numeric_key: "bogus"}
         exposure.attempt("malformed parameter", lambda: target.create(**malformed))
         wrong = self.wrong_credentials(target)
         if wrong is not None:
@@ -139,7 +156,7 @@ class SecretTests:
             exposure.attempt("get_content, wrong credentials", lambda: denied.get_content("/a"))
             exposure.attempt("list, wrong credentials", lambda: denied.list("/"))
             denied.close()
-        if target.kind != "gcs":  # its SDK retries for two minutes: see the report
+        if "slow_unreachable" not in target.declared.quirks:
             away = target.via(f"http://127.0.0.1:{closed_port()}")
             unreachable = away.create(**fast)
             exposure.attempt("stat, unreachable endpoint", lambda: unreachable.stat("/a"))
@@ -172,13 +189,16 @@ class SecretTests:
         assert not leaks, "secrets show:\n" + "\n".join(leaks)
 
     def cli_parameters(self, target: Target, tmp_path: Path) -> list[str]:
-        return [f"{key}={value}" for key, value in target.parameters.items()]
+        given = target.declared.cli_parameters
+        values = given(_store(target), tmp_path) if given else target.parameters
+        return [f"{key}={value}" for key, value in values.items()]
 
     def test_no_secret_in_command_output(self, target: Target, tmp_path: Path) -> None:
         regstore_cmd = Path(sys.executable).with_name("regstore")
         params = self.cli_parameters(target, tmp_path)
-        missing = f"{BUCKET_KEY[target.kind]}=nosuchbucket0given"
-        malformed = f"{NUMERIC_KEY[target.kind]}=bogus"
+        bucket_key, numeric_key = _keys(target)
+        missing = f"{bucket_key}=nosuchbucket0given"
+        malformed = f"{numeric_key}=bogus"
         # Without --debug, the one-line error; with it, also the whole traceback.
         runs = [
             ["--param", missing, "ls", "/"],
@@ -209,80 +229,9 @@ class SecretTests:
         assert not leaks, "secrets show:\n" + "\n".join(leaks)
 
 
-class TestSecretsS3Moto(SecretTests):
-    label = "s3-moto"
+def _secret_bearing(backend: TestBackend) -> bool:
+    """Backends on an emulator with credentials: a bucket to miss and an endpoint to break."""
+    return backend.faults is not None and backend.bucket_parameter is not None
 
 
-class TestSecretsS3Radosgw(SecretTests):
-    label = "s3-rgw"
-
-    def wrong_credentials(self, target: Target) -> dict[str, Any] | None:
-        return {"secretkey": "rs-wrong-secret-" + "Hj3Kq9Lp2Mz8Nx4"}
-
-    def variants(self, target: Target) -> list[tuple[Target, tuple[str, ...]]]:
-        # The wrong secret is a secret too: it must not show in the refusal.
-        return [(target, (*target.secrets, "rs-wrong-secret-Hj3Kq9Lp2Mz8Nx4"))]
-
-
-class TestSecretsAzureAzurite(SecretTests):
-    label = "azure-azurite"
-
-    def wrong_credentials(self, target: Target) -> dict[str, Any] | None:
-        fields = dict(
-            part.split("=", 1)
-            for part in target.parameters["connectionstring"].strip(";").split(";")
-        )
-        fields["AccountKey"] = base64.b64encode(b"regstore-wrong-account-key-0123456789").decode()
-        return {"connectionstring": ";".join(f"{k}={v}" for k, v in fields.items())}
-
-    def variants(self, target: Target) -> list[tuple[Target, tuple[str, ...]]]:
-        from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
-
-        fields = dict(
-            part.split("=", 1)
-            for part in target.parameters["connectionstring"].strip(";").split(";")
-        )
-        sas = generate_account_sas(
-            fields["AccountName"],
-            fields["AccountKey"],
-            resource_types=ResourceTypes(service=True, container=True, object=True),
-            permission=AccountSasPermissions(
-                read=True, write=True, delete=True, list=True, add=True, create=True
-            ),
-            expiry="2099-01-01T00:00:00Z",
-        )
-        signature = dict(part.split("=", 1) for part in sas.split("&"))["sig"]
-        endpoint = f"AccountName={fields['AccountName']};BlobEndpoint={fields['BlobEndpoint']}"
-        with_sas = {
-            **target.parameters,
-            "connectionstring": f"{endpoint};SharedAccessSignature={sas}",
-        }
-        wrong_key = self.wrong_credentials(target)
-        assert wrong_key is not None
-        secret_key = wrong_key["connectionstring"].split("AccountKey=")[1].split(";")[0]
-        return [
-            (target, (*target.secrets, secret_key)),
-            (Target(**{**target.__dict__, "parameters": with_sas}), (signature, *target.secrets)),
-        ]
-
-
-class GCSSecretTests(SecretTests):
-    def cli_parameters(self, target: Target, tmp_path: Path) -> list[str]:
-        keyfile = tmp_path / "key.json"
-        keyfile.write_text(json.dumps(target.parameters["credentials"]))
-        others = {k: v for k, v in target.parameters.items() if k != "credentials"}
-        return [f"{key}={value}" for key, value in others.items()] + [f"keyfile={keyfile}"]
-
-
-class TestSecretsGCSFakeGcsServer(GCSSecretTests):
-    label = "gcs-fakegcs"
-
-
-class TestSecretsGCSGcpStorageEmulator(GCSSecretTests):
-    label = "gcs-gcpemu"
-
-
-assert {
-    getattr(cls, "label", None)
-    for cls in [*SecretTests.__subclasses__(), *GCSSecretTests.__subclasses__()]
-} >= set(CLOUD)
+SECRETS = bind(SecretTests, "TestSecrets", globals(), _secret_bearing)

@@ -16,22 +16,22 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from regstore.testsuite.backends import declared_backends
+
 from . import crash_worker
 
 __all__ = ["Crasher", "Outcome"]
 
-PRELOAD = [
-    "faults.crash_worker",
-    "regstore",
-    "regstore.drivers.filesystem",
-    "boto3",
-    "botocore",
-    "regstore_s3.driver",
-    "azure.storage.blob",
-    "regstore_azure.driver",
-    "google.cloud.storage",
-    "regstore_gcs.driver",
-]
+#: What the fork server imports once: the worker, the core, and each declared backend's driver.
+PRELOAD = list(
+    dict.fromkeys(
+        [
+            "faults.crash_worker",
+            "regstore",
+            *(module for backend in declared_backends() for module in backend.preload),
+        ]
+    )
+)
 STARTUP_SECONDS = 60.0
 
 

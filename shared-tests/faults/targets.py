@@ -1,5 +1,7 @@
 """The stores the robustness suites run against: a driver name, its parameters, its leftovers.
 
+The stores come from the test backends the installed packages declare
+(``regstore.testsuite.backends``); ``bind`` makes a suite's test class per backend.
 A ``Target`` is plain data (JSON-ready parameters and environment), so a crash
 test can hand it to a child process that builds the same driver. Each target
 gets a fresh namespace: a new root directory, bucket or container.
@@ -16,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import regstore
+from regstore.testing import filesystem_store
+from regstore.testsuite.backends import Store, TestBackend, declared_backends, find_backend
 
 __all__ = [
     "BROKEN_VARIABLE",
-    "CLOUD",
     "FILESYSTEM",
     "INMEMORY",
     "Target",
+    "bind",
     "broken",
     "filesystem_target",
     "load_factory",
@@ -33,9 +37,6 @@ FILESYSTEM = "filesystem"
 INMEMORY = "inmemory"
 #: ``<label>=<module>:<class>``: a deliberately broken driver in place of the target's own.
 BROKEN_VARIABLE = "REGSTORE_BROKEN_DRIVER"
-#: Every cloud target: driver and emulator.
-CLOUD = ("s3-moto", "s3-rgw", "azure-azurite", "gcs-fakegcs", "gcs-gcpemu")
-MiB = 1 << 20
 
 
 def _nothing() -> list[str]:
@@ -63,10 +64,19 @@ class Target:
     factory: str | None = None
     #: The driver family (``s3``, ``azure``...), also when a broken driver stands in.
     kind: str = ""
+    #: The declaration the store came from: what the suites know about the backend.
+    backend: TestBackend | None = None
 
     def __post_init__(self) -> None:
         if not self.kind:
             self.kind = self.driver_name
+
+    @property
+    def declared(self) -> TestBackend:
+        """The backend's declaration (a target made by hand has none)."""
+        if self.backend is None:
+            raise ValueError(f"{self.label} was not opened from a declared backend")
+        return self.backend
 
     def create(self, **overrides: Any) -> regstore.StorageDriver:
         """A new driver instance over this store (parameters overridden by ``overrides``)."""
@@ -131,49 +141,68 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _target(label: str, store: Store, backend: TestBackend | None = None) -> Target:
+    return Target(
+        label,
+        store.driver,
+        dict(store.parameters),
+        env=dict(store.env),
+        leftovers=store.leftovers,
+        part_size=backend.part_size if backend else 512 * 1024,
+        secrets=store.secrets,
+        endpoint=store.endpoint,
+        backend=backend,
+    )
+
+
 def filesystem_target(root: Path) -> Target:
     """The filesystem driver under ``root``; leftovers are its ``~`` files (uploads, temps)."""
-
-    def leftovers() -> list[str]:
-        if not root.exists():
-            return []
-        return sorted(
-            str(path.relative_to(root))
-            for path in root.rglob("*")
-            if "~" in str(path.relative_to(root)) and not path.is_dir()
-        )
-
-    return Target(
-        FILESYSTEM,
-        FILESYSTEM,
-        {"rootdirectory": str(root)},
-        leftovers=leftovers,
-        part_size=512 * 1024,
-    )
+    return _target(FILESYSTEM, filesystem_store(root), find_backend(FILESYSTEM))
 
 
 @contextmanager
 def open_target(label: str, tmp_path: Path) -> Iterator[Target]:
-    """A fresh store for ``label``: a root under ``tmp_path``, or a new bucket or container.
+    """A fresh store of the declared backend ``label``: a root under ``tmp_path``, or a new
+    bucket or container on its emulator, removed afterwards.
 
-    Cloud targets skip (or fail, with ``REGSTORE_REQUIRE_ALL_BACKENDS=1``) when
-    their emulator is not running, and remove their bucket afterwards.
+    Backends on an emulator skip (or fail, with ``REGSTORE_REQUIRE_ALL_BACKENDS=1``) when
+    it is not running.
     """
     factory = broken(label)
-    if label == FILESYSTEM:
-        target = filesystem_target(tmp_path / "root")
-    elif label == INMEMORY:
-        target = Target(INMEMORY, INMEMORY, {})
-    elif label in CLOUD:
-        from . import cloud
+    backend = find_backend(label)
+    with backend.store(tmp_path) as store:
+        target = _target(label, store, backend)
+        yield replace(target, driver_name=f"broken-{label}", factory=factory) if factory else target
 
-        with cloud.OPENERS[label](label) as opened:
-            yield (
-                replace(opened, driver_name=f"broken-{label}", factory=factory)
-                if factory
-                else opened
-            )
-        return
-    else:
-        raise ValueError(f"unknown target {label!r}")
-    yield replace(target, driver_name=f"broken-{label}", factory=factory) if factory else target
+
+def bind(
+    base: type,
+    prefix: str,
+    namespace: dict[str, Any],
+    where: Callable[[TestBackend], bool] = lambda backend: True,
+    attributes: Callable[[TestBackend], dict[str, Any]] = lambda backend: {},
+) -> list[str]:
+    """A test class ``<prefix><title>`` in ``namespace`` for each declared backend ``where``
+    accepts and no subclass of ``base`` binds yet (``attributes``: more class attributes);
+    the labels of every accepted backend.
+    """
+    bound = {getattr(cls, "label", None) for cls in base.__subclasses__()}
+    labels = []
+    for backend in declared_backends():
+        if not where(backend):
+            continue
+        labels.append(backend.name)
+        if backend.name in bound:
+            continue
+        name = prefix + backend.title
+        namespace[name] = type(
+            name,
+            (base,),
+            {
+                "label": backend.name,
+                "__module__": namespace["__name__"],
+                "__qualname__": name,
+                **attributes(backend),
+            },
+        )
+    return labels

@@ -166,14 +166,27 @@ class TestBackend:
 
 @lru_cache(maxsize=1)
 def _discover() -> tuple[TestBackend, ...]:
+    """Every declaration, loaded once.
+
+    One that fails to load is an error where every backend is required, else a warning,
+    so a package broken mid-change does not stop the other packages' tests.
+    """
+    import warnings
     from dataclasses import replace
     from importlib import metadata
 
     found: dict[str, TestBackend] = {}
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        declare = entry.load()
         dist = entry.dist.name if entry.dist is not None else entry.value
-        for backend in declare():
+        try:
+            declared = list(entry.load()())
+        except Exception as error:
+            message = f"the test backends of {dist} ({entry.value}) did not load: {error!r}"
+            if os.environ.get(REQUIRE_VARIABLE) == "1":
+                raise RuntimeError(message) from error
+            warnings.warn(message, stacklevel=2)
+            continue
+        for backend in declared:
             if not isinstance(backend, TestBackend):
                 raise TypeError(f"{entry.value} declared {backend!r}, not a TestBackend")
             if backend.name in found and found[backend.name].distribution != dist:
