@@ -27,7 +27,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "regstore.drivers"
 DriverFactory = Callable[[Mapping[str, Any]], StorageDriver]
 
-#: Drivers published by the project: the extra that installs each one.
+#: Drivers published by the project: the extra that installs each one (the one place it is
+#: written; ``scripts/versions.py check`` fails when a package's ``regstore.drivers`` names
+#: and the core's extras disagree with it).
 KNOWN_EXTRAS = {"s3": "s3", "s3aws": "s3", "azure": "azure", "gcs": "gcs"}
 
 #: Every driver ``create`` can build, by name.
