@@ -67,6 +67,12 @@ class ReaderTests(SuiteBase):
             with pytest.raises(PathNotFoundError):
                 driver.reader(f"{base}/missing", offset).read()
 
+    def test_reader_of_directory_is_not_found(self, driver: StorageDriver, base: str) -> None:
+        driver.put_content(f"{base}/dir/file", b"x")
+        for offset in (0, 1):
+            with pytest.raises(PathNotFoundError):
+                driver.reader(f"{base}/dir", offset).read()
+
     def test_reader_is_a_binary_file_object(self, driver: StorageDriver, base: str) -> None:
         path = f"{base}/file"
         content = random_bytes(100_000, 4)
@@ -315,6 +321,19 @@ class WriterTests(SuiteBase):
         writer.commit()
         writer.close()
         assert driver.get_content(path) == b"new"
+
+    def test_append_false_replaces_the_pending_upload(
+        self, driver: StorageDriver, base: str
+    ) -> None:
+        path = f"{base}/upload"
+        _write_stream(driver, path, b"older pending upload", commit=False)
+        _write_stream(driver, path, b"newer", commit=False)
+        writer = driver.writer(path, append=True)
+        assert writer.size == len(b"newer")
+        writer.write(b" and resumed")
+        writer.commit()
+        writer.close()
+        assert driver.get_content(path) == b"newer and resumed"
 
     def test_commit_replaces_committed_content(self, driver: StorageDriver, base: str) -> None:
         path = f"{base}/file"
