@@ -260,7 +260,7 @@ class FileWriter(ABC):
         self._state_size = size
         #: The driver's ``translate`` hook; the wrapper sets it with ``driver_name``.
         self._translate: Translate | None = None
-        self._parts: InFlight[Any] | None = None
+        self.__pool: InFlight[Any] | None = None
 
     # -- what drivers implement -------------------------------------------------
 
@@ -310,9 +310,9 @@ class FileWriter(ABC):
         and ``commit`` raises that failure; ``close``, ``commit`` and ``cancel``
         wait for what is still in flight when they end.
         """
-        if self._parts is None:
-            self._parts = InFlight(limit, f"regstore-{self.driver_name or 'writer'}", executor)
-        return self._parts
+        if self.__pool is None:
+            self.__pool = InFlight(limit, f"regstore-{self.driver_name or 'writer'}", executor)
+        return self.__pool
 
     def _flush(self) -> None:
         """Optional: make everything written durable without publishing it.
@@ -410,8 +410,8 @@ class FileWriter(ABC):
         Raises ``WriterClosedError`` once the writer ended.
         """
         self._check_open("write to")
-        if self._parts is not None and self._parts.failure is not None:
-            self._guard("write", self._parts.check)
+        if self.__pool is not None and self.__pool.failure is not None:
+            self._guard("write", self.__pool.check)
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
         if view.nbytes:
             self._guard("write", self._write, view)
@@ -482,8 +482,8 @@ class FileWriter(ABC):
     def _stop_hashing(self) -> None:
         if self._hasher is not None:
             self._hasher.shutdown()
-        if self._parts is not None:
-            self._parts.shutdown()
+        if self.__pool is not None:
+            self.__pool.shutdown()
 
     def flush(self) -> None:
         """Nothing to do: ``close`` persists, ``commit`` publishes."""
@@ -598,7 +598,8 @@ class StorageDriver(ABC):
         needs the backend raises ``ContentChangedError``; it never mixes
         versions. Suite: ``testsuite/streams.py::ReaderTests.test_reader_with_offset``,
         ``test_reader_negative_offset_is_checked_before_existence``,
-        ``test_reader_missing_path``, ``test_reader_is_a_binary_file_object``,
+        ``test_reader_missing_path``, ``test_reader_of_directory_is_not_found``,
+        ``test_reader_is_a_binary_file_object``,
         ``test_reader_read_of_a_huge_size_returns_what_is_left``,
         ``test_concurrent_stream_reads``.
         """
@@ -625,7 +626,8 @@ class StorageDriver(ABC):
         ``FileWriter``); drivers never see it and never hash.
 
         Suite: ``testsuite/streams.py::WriterTests.test_append_false_starts_empty``,
-        ``test_continue_stream_append``, ``test_resume_from_second_driver``,
+        ``test_append_false_replaces_the_pending_upload``, ``test_continue_stream_append``,
+        ``test_resume_from_second_driver``,
         ``test_zero_byte_stream_then_append``, ``test_zero_byte_content_then_append``,
         ``test_cancel_discards_the_pending_upload``;
         ``testsuite/digests.py::DigestTests.test_invalid_digest_names_rejected``.
