@@ -6,8 +6,8 @@ here) are what it reports; ``regstore.errors`` has the table of errors. Drivers
 implement this text without restating it. The conformance suite
 ``regstore.testsuite`` is its executable form: a reference such as
 ``testsuite/content.py::ContentTests.test_truncate`` names the test that
-checks a rule (later names in one list share the first one's module and
-class); where this text and the suite disagree, the suite is right.
+checks a rule (later names in one list share its module, and its class unless
+they name another); where this text and the suite disagree, the suite is right.
 
 The wrapper
 -----------
@@ -190,7 +190,7 @@ class FileWriter(ABC):
       ``digest`` keep working.
 
     Suite: ``testsuite/streams.py::WriterTests.test_write_read_streams``,
-    ``test_writer_takes_a_single_large_write_and_memoryviews``,
+    ``test_write_read_large_stream``, ``test_writer_takes_a_single_large_write_and_memoryviews``,
     ``test_writer_works_with_shutil_copyfileobj``, ``test_continue_stream_append``,
     ``test_resumed_writer_that_writes_nothing_keeps_size``,
     ``test_commit_replaces_committed_content``, ``test_cancel_leaves_committed_content``,
@@ -224,7 +224,12 @@ class FileWriter(ABC):
     resume later, or ``cancel``). ``expected_digest`` on a writer without
     ``digest``, or not ``"<its algorithm>:<lowercase hex>"``, raises
     ``InvalidParameterError`` and leaves the writer open. Suite:
-    ``testsuite/digests.py::DigestTests`` (every test).
+    ``testsuite/digests.py::DigestTests.test_digest_of_fresh_upload``,
+    ``test_writer_without_digest_has_none``, ``test_digest_of_resumed_upload``,
+    ``test_digest_resumed_from_second_driver``, ``test_sha512_digest``,
+    ``test_digest_mismatch_leaves_upload_pending``, ``test_cancel_after_digest_mismatch``,
+    ``test_invalid_digest_names_rejected``, ``test_digest_equals_hashlib_for_random_sizes``,
+    ``test_digest_of_upload_written_without_one``, ``test_digest_after_resume_without_one``.
 
     For driver authors: subclasses implement ``_write``, ``_close``,
     ``_commit`` and ``_cancel``; this class keeps the state machine, the byte
