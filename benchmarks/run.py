@@ -184,7 +184,7 @@ class Emulators:
 def _bounds(driver: str) -> tuple[int, str] | None:
     """The memory bound of a driver's stream: 4 x its chunk x its parts in flight."""
     if driver == "filesystem":
-        from regstore.drivers._fswriter import BUFFER_SIZE
+        from regstore.drivers.filesystem import BUFFER_SIZE
 
         return 4 * BUFFER_SIZE, f"4 x {human(BUFFER_SIZE)} write buffer"
     if driver == "s3":

@@ -42,7 +42,7 @@ from faults.crashing import Crasher, Outcome
 from faults.targets import Target, bind, filesystem_target, open_target
 
 import regstore
-from regstore.drivers._fsutil import STALE_AFTER
+from regstore.drivers.filesystem import STALE_AFTER
 
 FS_ROUNDS = int(os.environ.get("REGSTORE_CRASH_ROUNDS", "100"))
 CLOUD_ROUNDS = int(os.environ.get("REGSTORE_CRASH_ROUNDS_CLOUD", "20"))

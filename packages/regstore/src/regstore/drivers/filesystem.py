@@ -61,6 +61,7 @@ from ._fsuploads import UploadArea
 from ._fsutil import (
     ATTEMPTS,
     HIDDEN,
+    STALE_AFTER,
     StorageRoot,
     create_in,
     fsync_dir,
@@ -73,9 +74,9 @@ from ._fsutil import (
     temp_name,
     write_all,
 )
-from ._fswriter import open_writer
+from ._fswriter import BUFFER_SIZE, open_writer
 
-__all__ = ["FilesystemDriver"]
+__all__ = ["BUFFER_SIZE", "STALE_AFTER", "FilesystemDriver"]
 
 DEFAULT_ROOT = "/var/lib/registry"
 DEFAULT_MAXTHREADS = 100
