@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_MAXCONCURRENCY",
     "DEFAULT_RETRY_DEADLINE",
     "DEFAULT_RETRY_DELAY",
+    "KNOWN_KEYS",
     "MIN_MAXCONCURRENCY",
     "NAME",
     "GCSConfig",
@@ -35,7 +36,8 @@ DEFAULT_RETRY_DEADLINE = 120.0
 #: Seconds before the first retry (doubling after each): google's own initial backoff.
 DEFAULT_RETRY_DELAY = 1.0
 
-KEYS = (
+#: Every parameter the driver takes (``regstore.parameters`` entry point).
+KNOWN_KEYS = (
     "bucket",
     "rootdirectory",
     "chunksize",
@@ -69,9 +71,9 @@ class GCSConfig:
     key_source: str | None = None
 
 
-def parse(values: Mapping[str, Any] | None) -> GCSConfig:
+def parse(parameters: Mapping[str, Any] | None) -> GCSConfig:
     """Read and check every parameter; bad values raise ``InvalidParameterError``."""
-    params = Parameters(NAME, values, known=KEYS)
+    params = Parameters(NAME, parameters, known=KNOWN_KEYS)
     bucket = params.string("bucket", required=True)
     assert bucket is not None
     rootdirectory = (params.string("rootdirectory", "") or "").strip("/")
