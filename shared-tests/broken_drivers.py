@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import builtins
+import io
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import IO
 
-from regstore.driver import FileInfo, Prune
+from regstore.driver import FileInfo, FileWriter, Prune
 from regstore.drivers.inmemory import InMemoryDriver, _InMemoryWriter
 from regstore.walking import walk_tree
 
@@ -66,7 +68,27 @@ class PurgeEverything(InMemoryDriver):
         return purged
 
 
+class DirectoryReader(InMemoryDriver):
+    """Opens a directory as an empty file instead of reporting it missing."""
+
+    def reader(self, path: str, offset: int = 0) -> IO[bytes]:
+        if self.stat(path).is_dir:
+            return io.BytesIO()
+        return super().reader(path, offset)
+
+
+class FreshWriterResumes(InMemoryDriver):
+    """``writer(path)`` without ``append`` continues the pending upload instead of replacing it."""
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        with self._lock:
+            resumable = path in self._pending
+        return super().writer(path, append=append or resumable)
+
+
 __all__ = [
+    "DirectoryReader",
+    "FreshWriterResumes",
     "NonAtomicPut",
     "PrefixDelete",
     "PurgeEverything",

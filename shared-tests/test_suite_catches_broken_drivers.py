@@ -35,6 +35,8 @@ class TestBroken(DriverSuite):
         ),
         ("WrongWalkOrder", ["test_walk_order_and_infos", "test_walk_byte_order_example"]),
         ("PrefixDelete", ["test_delete_only_deletes_subpaths"]),
+        ("DirectoryReader", ["test_reader_of_directory_is_not_found"]),
+        ("FreshWriterResumes", ["test_append_false_replaces_the_pending_upload"]),
         (
             "PurgeEverything",
             ["test_purge_uploads_keeps_newer_uploads", "test_purge_uploads_only_at_or_below_path"],
