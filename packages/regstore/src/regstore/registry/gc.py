@@ -24,7 +24,7 @@ flight keeps its blobs; ``grace=timedelta(0)`` gives the registry's own result.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -33,9 +33,10 @@ from .._base import unwrap
 from ..driver import FileInfo, StorageDriver
 from ..errors import PathNotFoundError
 from ._pool import WorkQueue, run_bounded
+from ._prefetch import Prefetch
 from .layout import DEFAULT_ROOT, Layout, is_digest
 from .manifests import ManifestError, parse_manifest
-from .scan import scan
+from .scan import Entry, scan
 
 __all__ = ["GCReport", "Progress", "collect"]
 
@@ -44,6 +45,8 @@ __all__ = ["GCReport", "Progress", "collect"]
 Progress = Callable[[str, int], None]
 
 _EVERY = 500
+#: Walk entries read ahead of their use, at most (a blob's directory and data: two).
+_READ_AHEAD = 100_000
 
 
 @dataclass
@@ -125,29 +128,21 @@ class _Run:
 
     # -- scan -------------------------------------------------------------------------------
 
-    def scan(self) -> None:
+    def scanned(self) -> Iterator[Entry]:
+        """Record every entry of the walk of ``repositories/`` and pass it on, as it comes.
+
+        The walk is read ahead on threads of its own (top-level directories
+        side by side), so its page requests overlap each other and the reads
+        that its entries start. A repository's entries are
+        contiguous in walk order, its revisions before its tags.
+        """
         count = 0
-        for entry in scan(self.driver, self.layout, layers=self.grace > timedelta(0)):
+        layers = self.grace > timedelta(0)
+        for entry in scan(self.driver, self.layout, layers=layers, read_ahead=True):
             count += 1
             self.tick("scan", count)
-            repo = self.repos.setdefault(entry.repo, _Repo())
-            if entry.what == "repo-dir":
-                repo.has_layers |= entry.kind == "_layers"
-                repo.has_manifests |= entry.kind == "_manifests"
-            elif entry.what == "layer":
-                if is_digest(entry.digest) and self.fresh(entry.mod_time):
-                    self.fresh_layers.add(entry.digest)
-            elif entry.what == "revision":
-                if is_digest(entry.digest):
-                    repo.revisions[entry.digest] = entry.mod_time
-                    if entry.size != len(entry.digest):
-                        repo.odd_links.add(entry.digest)
-                else:
-                    self.problem("bad-path", entry.digest, entry.path, "not a digest's path")
-            elif entry.what == "current":
-                repo.tags[entry.tag] = entry.mod_time
-            elif entry.what == "index" and is_digest(entry.digest):
-                repo.history.setdefault(entry.digest, []).append((entry.tag, entry.mod_time))
+            self.record(entry)
+            yield entry
         self.tick("scan", count, force=True)
         for name, repo in sorted(self.repos.items()):
             if repo.has_manifests and not repo.has_layers:
@@ -161,6 +156,27 @@ class _Run:
                     " pushed): registry 3.x does not list it"
                 )
 
+    def record(self, entry: Entry) -> None:
+        """Note one scanned entry in its repository's state."""
+        repo = self.repos.setdefault(entry.repo, _Repo())
+        if entry.what == "repo-dir":
+            repo.has_layers |= entry.kind == "_layers"
+            repo.has_manifests |= entry.kind == "_manifests"
+        elif entry.what == "layer":
+            if is_digest(entry.digest) and self.fresh(entry.mod_time):
+                self.fresh_layers.add(entry.digest)
+        elif entry.what == "revision":
+            if is_digest(entry.digest):
+                repo.revisions[entry.digest] = entry.mod_time
+                if entry.size != len(entry.digest):
+                    repo.odd_links.add(entry.digest)
+            else:
+                self.problem("bad-path", entry.digest, entry.path, "not a digest's path")
+        elif entry.what == "current":
+            repo.tags[entry.tag] = entry.mod_time
+        elif entry.what == "index" and is_digest(entry.digest):
+            repo.history.setdefault(entry.digest, []).append((entry.tag, entry.mod_time))
+
     # -- mark -------------------------------------------------------------------------------
 
     def read_link(self, path: str) -> str:
@@ -172,22 +188,33 @@ class _Run:
             raise ValueError(f"link content {shown!r} is not a digest")
         return text
 
-    def tagged(self, pool: ThreadPoolExecutor, workers: int) -> dict[str, set[str]]:
-        """Per repository, the digests its tags' ``current/link`` point to."""
-        items = [(name, tag) for name, repo in self.repos.items() for tag in repo.tags]
+    def tagged(
+        self, pool: ThreadPoolExecutor, workers: int, entries: Iterable[Entry]
+    ) -> dict[str, set[str]]:
+        """Per repository, the digests its tags' ``current/link`` point to.
+
+        Each link is read as soon as ``entries`` (the scan) shows it; the
+        problems and warnings follow the scan's own in the report.
+        """
+        items = ((entry.repo, entry.tag) for entry in entries if entry.what == "current")
 
         def read(item: tuple[str, str]) -> str:
             return self.read_link(self.layout.tag_current(*item))
 
-        tagged: dict[str, set[str]] = {}
+        found: list[tuple[str, str, str]] = []
+        problems: list[str] = []
         for (name, tag), digest, error in run_bounded(pool, read, items, workers * 2):
             path = self.layout.tag_current(name, tag)
             if isinstance(error, PathNotFoundError):
                 continue  # the tag was deleted since the scan
             if error is not None:
-                self.problem("bad-link", "", path, str(error))
+                problems.append(f"bad-link - {path}: {error}")
                 continue
             assert digest is not None
+            found.append((name, tag, digest))
+        self.report.problems.extend(problems)
+        tagged: dict[str, set[str]] = {}
+        for name, tag, digest in sorted(found):
             tagged.setdefault(name, set()).add(digest)
             if digest not in self.repos[name].revisions:
                 self.report.warnings.append(
@@ -231,36 +258,30 @@ class _Run:
     def mark(
         self, pool: ThreadPoolExecutor, workers: int, delete_untagged: bool
     ) -> list[tuple[str, str]]:
-        """Fill the mark set; return the untagged revisions (blob present) not kept as roots."""
-        tagged = self.tagged(pool, workers) if delete_untagged else {}
-        parsed: set[tuple[str, str]] = set()
-        # Without delete_untagged every revision is a root and marking is global:
-        # a manifest in many repositories is read once.
-        read: set[str] = set()
-        candidates: list[tuple[str, str]] = []
+        """Scan and fill the mark set; return the untagged revisions (blob present) not kept.
 
-        def is_root(name: str, digest: str, moment: datetime) -> bool:
-            if not delete_untagged or digest in tagged.get(name, ()):
-                return True
-            history = self.repos[name].history.get(digest, ())
-            if self.fresh(moment) or any(self.fresh(when) for _, when in history):
-                self.report.manifests_kept_fresh += 1
-                return True
-            return False
+        Without ``delete_untagged`` every revision is a root, so each is read
+        as soon as the scan shows it, while the walk goes on (a manifest in
+        many repositories is read once). With it, the tags' links are read
+        during the scan and the roots chosen once it is complete.
+        """
+        if delete_untagged:
+            tagged = self.tagged(pool, workers, self.scanned())
+            stream = self.chosen_roots(tagged)
+        else:
+            stream = self.every_revision(self.scanned())
+        parsed: set[tuple[str, str]] = set()
+        candidates: list[tuple[str, str]] = []
+        problems: list[str] = []
+        warnings: list[str] = []
 
         def items() -> Iterator[tuple[str, str, bool]]:
-            for name, repo in self.repos.items():
-                for digest, moment in repo.revisions.items():
-                    root = is_root(name, digest, moment)
-                    if root:
-                        if (name, digest) in parsed:
-                            continue
-                        parsed.add((name, digest))
-                        if not delete_untagged and digest not in repo.odd_links:
-                            if digest in read:
-                                continue
-                            read.add(digest)
-                    yield name, digest, root
+            for name, digest, root in stream:
+                if root:
+                    if (name, digest) in parsed:
+                        continue  # already read as a tagged index's child
+                    parsed.add((name, digest))
+                yield name, digest, root
 
         queue: WorkQueue[tuple[str, str, bool], _Outcome] = WorkQueue(
             pool, self.examine, workers * 2
@@ -271,16 +292,16 @@ class _Run:
             self.tick("mark", count)
             link = self.layout.revision_link(name, digest)
             if error is not None:
-                self.problem("read-error", digest, link, str(error))
+                problems.append(f"read-error {digest} {link}: {error}")
                 continue
             assert outcome is not None
             if outcome.status == "gone":
                 continue
             if outcome.status == "problem":
-                self.report.problems.append(outcome.message)
+                problems.append(outcome.message)
                 continue
             if outcome.status == "missing":
-                self.report.warnings.append(
+                warnings.append(
                     f"manifest {name}@{digest} has a revision link but no blob data: neither"
                     " marked nor deleted"
                 )
@@ -296,8 +317,41 @@ class _Run:
                     if child in revisions and (name, child) not in parsed:
                         parsed.add((name, child))
                         queue.add((name, child, True))
+        self.report.problems.extend(problems)
+        self.report.warnings.extend(warnings)
         self.tick("mark", count, force=True)
         return candidates
+
+    def every_revision(self, entries: Iterable[Entry]) -> Iterator[tuple[str, str, bool]]:
+        """Every revision of ``entries`` as a root, a manifest's blob once (odd links each time)."""
+        read: set[str] = set()
+        for entry in entries:
+            if entry.what != "revision" or not is_digest(entry.digest):
+                continue
+            digest = entry.digest
+            if digest not in self.repos[entry.repo].odd_links:
+                if digest in read:
+                    continue
+                read.add(digest)
+            yield entry.repo, digest, True
+
+    def chosen_roots(self, tagged: dict[str, set[str]]) -> Iterator[tuple[str, str, bool]]:
+        """Every scanned revision, a root when tagged or kept by the grace period."""
+        for name, repo in self.repos.items():
+            for digest, moment in repo.revisions.items():
+                yield name, digest, self.is_root(tagged, name, digest, moment)
+
+    def is_root(
+        self, tagged: dict[str, set[str]], name: str, digest: str, moment: datetime
+    ) -> bool:
+        """True when a tag points to the revision or it or its tag history is fresh."""
+        if digest in tagged.get(name, ()):
+            return True
+        history = self.repos[name].history.get(digest, ())
+        if self.fresh(moment) or any(self.fresh(when) for _, when in history):
+            self.report.manifests_kept_fresh += 1
+            return True
+        return False
 
 
 def collect(
@@ -335,8 +389,16 @@ def collect(
         progress,
         report,
     )
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regstore-gc") as pool:
-        run.scan()
+    # The walk of blobs/ needs nothing from marking until the sweep: it runs from the start.
+    blob_walk = Prefetch(
+        lambda: _walk_blobs(run.driver, run.layout),
+        capacity=_READ_AHEAD,
+        name="regstore-gc-blobs",
+    )
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regstore-gc") as pool,
+        blob_walk,
+    ):
         candidates = run.mark(pool, workers, delete_untagged)
         report.marked = len(run.marked)
         if report.problems:
@@ -344,7 +406,7 @@ def collect(
             return report
         doomed = sorted(c for c in candidates if c[1] not in run.marked)
         _sweep_manifests(run, pool, workers, doomed, dry_run)
-        _sweep_blobs(run, pool, workers, dry_run)
+        _sweep_blobs(run, pool, workers, dry_run, blob_walk)
         if delete_layer_links:
             _sweep_layer_links(run, pool, workers, dry_run)
         report.swept = not dry_run
@@ -400,21 +462,28 @@ class _BlobDir:
     more: bool = False
 
 
-def _blob_dirs(run: _Run) -> Iterator[_BlobDir]:
-    """Every blob directory, from one walk of ``blobs/``; misplaced ``data`` files reported."""
+def _walk_blobs(driver: StorageDriver, layout: Layout) -> Iterator[FileInfo]:
+    """The walk of ``blobs/``, entering no blob directory (nothing is below it but its data)."""
+    base = layout.blobs + "/"
+
+    def prune(info: FileInfo) -> bool:
+        return info.path[len(base) :].count("/") + 1 >= 4
+
+    return driver.walk(layout.blobs, prune=prune)
+
+
+def _blob_dirs(run: _Run, walk: Iterable[FileInfo]) -> Iterator[_BlobDir]:
+    """Every blob directory of ``walk`` (``_walk_blobs``); misplaced ``data`` files reported."""
     layout = run.layout
     base = layout.blobs + "/"
 
     def depth(path: str) -> int:
         return path[len(base) :].count("/") + 1
 
-    def prune(info: FileInfo) -> bool:
-        return depth(info.path) >= 4  # nothing below a blob directory but its data
-
     count = 0
     current: _BlobDir | None = None
     try:
-        for info in run.driver.walk(layout.blobs, prune=prune):
+        for info in walk:
             count += 1
             run.tick("sweep", count)
             if info.is_dir:
@@ -451,13 +520,15 @@ def _batches_deletes(driver: StorageDriver) -> bool:
     return type(unwrap(driver)).delete_files is not StorageDriver.delete_files
 
 
-def _sweep_blobs(run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: bool) -> None:
+def _sweep_blobs(
+    run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: bool, walk: Iterable[FileInfo]
+) -> None:
     layout, report = run.layout, run.report
     batch_size = DELETE_BATCH if _batches_deletes(run.driver) else 1
 
     def doomed() -> Iterator[tuple[str, int, str]]:
         """``(digest, size, what to delete)`` of every unmarked blob old enough to go."""
-        for blob in _blob_dirs(run):
+        for blob in _blob_dirs(run, walk):
             if blob.data is None:
                 _no_data(report, blob.path)
                 continue

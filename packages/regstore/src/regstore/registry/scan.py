@@ -3,19 +3,31 @@
 Every maintenance command starts here: the walk prunes the ``_`` directories a
 caller does not need (``_uploads`` with its hash states, ``_layers``, the
 legacy ``signatures`` below revisions), so a backend lists as little as it can.
+With ``read_ahead`` the walk runs on threads of its own, one walk per top-level
+directory, several at once: an object store lists each by its prefix, so their
+pages are requested side by side instead of one after the other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..driver import FileInfo, StorageDriver
+from ..driver import FileInfo, Prune, StorageDriver
 from ..errors import PathNotFoundError
+from ..walking import EPOCH
+from ._prefetch import Prefetch
 from .layout import Layout, RepoEntry, classify
 
 __all__ = ["Entry", "scan"]
+
+#: Top-level directories walked at once with ``read_ahead``.
+PARTS_AHEAD = 4
+#: More top-level directories than this: one walk (a part costs at least one request).
+MAX_PARTS = 64
+#: Entries one part reads ahead of the scan, at most.
+PART_CAPACITY = 20_000
 
 
 @dataclass(frozen=True)
@@ -47,8 +59,13 @@ def scan(
     layers: bool = True,
     manifests: bool = True,
     uploads: bool = False,
+    read_ahead: bool = False,
 ) -> Iterator[Entry]:
-    """Classified entries below ``repositories/`` in walk order; nothing when it is missing."""
+    """Classified entries below ``repositories/`` in walk order; nothing when it is missing.
+
+    ``read_ahead``: list on background threads, top-level directories side by
+    side (see ``_walk_parts``); the entries and their order are the same.
+    """
     wanted = {"_layers": layers, "_manifests": manifests, "_uploads": uploads}
 
     def prune(info: FileInfo) -> bool:
@@ -64,7 +81,10 @@ def scan(
             return len(entry.rest) >= 2  # hashstates and anything else below <uuid>
         return False
 
-    walk = driver.walk(layout.repositories, prune=prune)
+    if read_ahead:
+        walk = _walk_parts(driver, layout.repositories, prune)
+    else:
+        walk = driver.walk(layout.repositories, prune=prune)
     try:
         first = next(walk)
     except (StopIteration, PathNotFoundError):
@@ -82,6 +102,57 @@ def scan(
                 yield _entry("upload-dir", entry, info, name=entry.rest[0])
             continue
         yield _file_entry(entry, info)
+
+
+def _walk_parts(driver: StorageDriver, path: str, prune: Prune) -> Iterator[FileInfo]:
+    """The walk of ``path`` as one walk per child directory, ``PARTS_AHEAD`` read ahead at once.
+
+    Entries come in walk order, except files directly in ``path``, which are
+    left out (no repository entry is one). With one child or more than
+    ``MAX_PARTS``, one walk of ``path``, still read ahead.
+    """
+    children = sorted(driver.list(path), key=lambda child: child + "/")
+    if len(children) < 2 or len(children) > MAX_PARTS:
+        with Prefetch(lambda: driver.walk(path, prune=prune), name="regstore-scan") as whole:
+            yield from whole
+        return
+    parts = [
+        Prefetch(_walk_child(driver, child, prune), capacity=PART_CAPACITY, name="regstore-scan")
+        for child in children
+    ]
+    try:
+        for part in parts[:PARTS_AHEAD]:
+            part.start()
+        for index, part in enumerate(parts):
+            if index + PARTS_AHEAD < len(parts):
+                parts[index + PARTS_AHEAD].start()
+            yield from part
+            part.close()
+    finally:
+        for part in parts:
+            part.close()
+
+
+def _walk_child(
+    driver: StorageDriver, child: str, prune: Prune
+) -> Callable[[], Iterator[FileInfo]]:
+    """A source of ``child`` and the walk below it; nothing for a file or a vanished directory."""
+
+    def source() -> Iterator[FileInfo]:
+        info = FileInfo(child, 0, EPOCH, True)
+        if prune(info):
+            yield info
+            return
+        walk = driver.walk(child, prune=prune)
+        try:
+            first = next(walk)
+        except (StopIteration, PathNotFoundError):
+            return
+        yield info
+        yield first
+        yield from walk
+
+    return source
 
 
 def _chain(first: FileInfo, rest: Iterator[FileInfo]) -> Iterator[FileInfo]:
