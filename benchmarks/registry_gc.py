@@ -52,6 +52,8 @@ class Side:
     seconds: float
     marked: int
     deleted: int
+    #: The machine's one-minute load average as the side started and ended.
+    load: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -213,6 +215,7 @@ def _go_collect(target: _Target, root: str, workdir: Path) -> Side:
     config = workdir / f"registry-gc-{root}.yml"
     # JSON is YAML: no YAML library needed for the registry's config file.
     config.write_text(json.dumps({"version": "0.1", "storage": target.storage(root)}))
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     done = subprocess.run(
         ["docker-registry", "garbage-collect", str(config)],
@@ -228,18 +231,19 @@ def _go_collect(target: _Target, root: str, workdir: Path) -> Side:
         raise RuntimeError(f"docker-registry garbage-collect failed: {done.stdout[-800:]}")
     summary = _SUMMARY.search(done.stdout)
     marked, deleted = (int(summary[1]), int(summary[2])) if summary else (-1, -1)
-    return Side("go", seconds, marked, deleted)
+    return Side("go", seconds, marked, deleted, (load, os.getloadavg()[0]))
 
 
 def _regstore_collect(target: _Target, root: str) -> Side:
     from regstore.registry.gc import collect
 
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     with regstore.create(target.driver_name(), target.parameters(root)) as driver:
         report = collect(driver, grace=timedelta(0))
     seconds = time.perf_counter() - started
     marked = report.marked if isinstance(report.marked, int) else len(report.marked)
-    return Side("regstore", seconds, marked, len(report.blobs_deleted))
+    return Side("regstore", seconds, marked, len(report.blobs_deleted), (load, os.getloadavg()[0]))
 
 
 def _collected(files: set[str]) -> set[str]:
@@ -285,10 +289,11 @@ def print_table(outcome: Outcome) -> None:
         f"\nregistry garbage collection on {outcome.backend}: {outcome.repositories} repositories,"
         f" {outcome.files:,} files, {outcome.kept:,} blobs to keep, {outcome.garbage:,} to delete"
     )
-    print(f"{'collector':<28}{'time':>10}{'marked':>10}{'deleted':>10}")
+    print(f"{'collector':<28}{'time':>10}{'marked':>10}{'deleted':>10}{'load avg':>16}")
     for side in outcome.sides:
         label = "docker-registry 2.8 (Go)" if side.name == "go" else "regstore collect"
-        print(f"{label:<28}{side.seconds:>9.2f}s{side.marked:>10,}{side.deleted:>10,}")
+        load = f"{side.load[0]:.1f} to {side.load[1]:.1f}"
+        print(f"{label:<28}{side.seconds:>9.2f}s{side.marked:>10,}{side.deleted:>10,}{load:>16}")
     ratio = outcome.ratio
     if ratio is not None:
         verdict = "met" if ratio <= TARGET_RATIO else "missed"
