@@ -12,9 +12,14 @@ directory holds nothing else). Nothing is swept when marking met a problem (a
 bad link, an unreadable manifest): the mark set would be wrong.
 
 On an object store the requests are the cost: one flat walk of
-``repositories/``, one read per distinct manifest (a revision link is read only
-when its listed size is not its digest's), one flat walk of ``blobs/`` and a
-few bulk deletes.
+``repositories/`` (one per top-level directory, a few side by side), one read
+per distinct manifest (a revision link is read only when its listed size is not
+its digest's), one flat walk of ``blobs/`` and a few bulk deletes. Nothing
+waits for what it does not need: the walk of ``blobs/`` starts with the
+collection and is read ahead (bounded) until the sweep takes it, and each
+manifest is read as soon as the scan shows its revision. A blob written after
+that walk passed its directory is not seen, so not deleted: the same as one
+written after a sequential run's walk.
 
 ``grace`` protects what is younger than it (blob ``data``, any ``_layers``
 link to the blob, revision links and tag ``index`` entries), so a push in
@@ -41,7 +46,8 @@ from .scan import Entry, scan
 __all__ = ["GCReport", "Progress", "collect"]
 
 #: ``progress(stage, count)``: ``stage`` is ``scan``, ``mark``, ``sweep`` or
-#: ``delete``; ``count`` is the running total of that stage's items.
+#: ``delete``; ``count`` is the running total of that stage's items. ``scan`` and
+#: ``mark`` interleave (manifests are read while the scan goes on).
 Progress = Callable[[str, int], None]
 
 _EVERY = 500
