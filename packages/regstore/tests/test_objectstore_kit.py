@@ -7,6 +7,7 @@ cases pin what a fork relies on when it calls the kit's pieces directly.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -235,3 +236,21 @@ def test_unclaimed_errors_become_driver_errors_naming_the_operation() -> None:
         CheckedDriver(Odd()).get_content("/x")
     with pytest.raises(PathNotFoundError):
         driver.get_content("/missing")
+
+
+def test_a_mapped_reader_refuses_bad_sizes_as_a_file_object_does() -> None:
+    class Mapping(InMemoryDriver):
+        def translate(self, exc: Exception, operation: str, path: str | None) -> Exception | None:
+            return DriverError(f"mapped {exc!r}")
+
+        def reader(self, path: str, offset: int = 0) -> IO[bytes]:
+            return io.BufferedReader(super().reader(path, offset))  # type: ignore[arg-type]
+
+    driver = CheckedDriver(Mapping())
+    driver.put_content("/a", b"xyz")
+    with driver.reader("/a") as mapped:
+        assert type(mapped).__name__ == "TranslatingReader"
+        with pytest.raises(ValueError) as caught:
+            mapped.read(-2)  # io's rule for buffered files: -1 or more
+        assert not isinstance(caught.value, DriverError)
+        assert mapped.read() == b"xyz"

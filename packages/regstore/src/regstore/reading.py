@@ -61,6 +61,8 @@ class TranslatingReader(io.BufferedIOBase):
         self._translate = translate
 
     def _fail(self, exc: Exception) -> NoReturn:
+        if isinstance(exc, ValueError):
+            raise exc  # a file object's own refusal: a size below -1, a closed stream
         error = self._translate(exc)
         if error is exc:
             raise exc
