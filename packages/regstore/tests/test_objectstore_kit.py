@@ -244,7 +244,7 @@ def test_a_mapped_reader_refuses_bad_sizes_as_a_file_object_does() -> None:
             return DriverError(f"mapped {exc!r}")
 
         def reader(self, path: str, offset: int = 0) -> IO[bytes]:
-            return io.BufferedReader(super().reader(path, offset))  # type: ignore[arg-type]
+            return io.BufferedReader(super().reader(path, offset))  # type: ignore[type-var]
 
     driver = CheckedDriver(Mapping())
     driver.put_content("/a", b"xyz")
