@@ -27,6 +27,7 @@ from regstore_azure.config import (
     SasToken,
     SharedKey,
 )
+from regstore_azure.config import parse as parse_config
 
 KEY = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seQ=="
 SECRET = "client-secret-value-never-shown"
@@ -35,7 +36,11 @@ BASE = {"accountname": "myaccount", "accountkey": KEY, "container": "registry"}
 
 def config(**overrides: Any) -> AzureConfig:
     values = {**BASE, **overrides}
-    return AzureConfig.from_parameters({k: v for k, v in values.items() if v is not None})
+    return parse({k: v for k, v in values.items() if v is not None})
+
+
+def parse(values: dict[str, Any]) -> AzureConfig:
+    return parse_config(values, driver_name="azure")
 
 
 def invalid(parameter: str, **overrides: Any) -> InvalidParameterError:
@@ -143,11 +148,11 @@ def test_connection_string() -> None:
         "DefaultEndpointsProtocol=https;AccountName=other;"
         f"AccountKey={KEY};EndpointSuffix=core.usgovcloudapi.net"
     )
-    result = AzureConfig.from_parameters({"connectionstring": text, "container": "registry"})
+    result = parse({"connectionstring": text, "container": "registry"})
     assert result.account_name == "other"
     assert result.auth == SharedKey(KEY)
     assert result.service_url == "https://other.blob.core.usgovcloudapi.net"
-    sas = AzureConfig.from_parameters(
+    sas = parse(
         {
             "connectionstring": "BlobEndpoint=http://127.0.0.1:1/acct;SharedAccessSignature=?sv=x&sig=y",
             "accountname": "acct",
@@ -181,7 +186,7 @@ def test_no_secret_in_reprs() -> None:
                 "secret": SECRET,
             },
         ),
-        AzureConfig.from_parameters(
+        parse(
             {"connectionstring": f"AccountName=a1b2c3;AccountKey={KEY}", "container": "registry"}
         ),
     ):

@@ -1,25 +1,27 @@
-"""One container as the driver and its writers use it: clients, names, signing, errors."""
+"""One container as the driver and its writers use it: clients, names, signing, deletes."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
-from azure.storage.blob import BlobClient, BlobType
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobClient, BlobProperties, BlobType
+
+from regstore.objectstore.layout import KeyLayout
+from regstore.walking import EPOCH
 
 from .client import build_credential, build_service_client, close_credential
 from .config import AzureConfig
 from .deleting import BatchDeleter
-from .errors import ErrorContext, error_code, translate
-from .layout import Layout
+from .errors import ErrorContext, error_code
 from .sas import UrlSigner
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "modified_at"]
 
 T = TypeVar("T")
 
@@ -27,9 +29,9 @@ T = TypeVar("T")
 class Backend:
     """The SDK side of the driver; thread-safe, as the SDK clients are."""
 
-    def __init__(self, config: AzureConfig, credential: Any = None) -> None:
+    def __init__(self, config: AzureConfig, layout: KeyLayout, credential: Any = None) -> None:
         self.config = config
-        self.layout = Layout(config.root)
+        self.layout = layout
         self._owns_credential = credential is None
         self.credential = build_credential(config) if credential is None else credential
         self.service = build_service_client(config, self.credential)
@@ -43,14 +45,6 @@ class Backend:
     def blob(self, name: str) -> BlobClient:
         """The client of one blob of the container."""
         return self.container.get_blob_client(name)
-
-    @contextmanager
-    def errors(self, action: str, path: str | None = None) -> Iterator[None]:
-        """Turn SDK exceptions into regstore errors that name ``action`` and ``path``."""
-        try:
-            yield
-        except AzureError as exc:
-            raise translate(exc, self.context, action, path) from exc
 
     def discard_staging(self, name: str, *, delete_tried: bool = False) -> bool:
         """Delete a staging blob with every block on it; True if one was deleted.
@@ -132,3 +126,9 @@ class Backend:
         self.service.close()
         if self._owns_credential:
             close_credential(self.credential)
+
+
+def modified_at(properties: BlobProperties) -> datetime:
+    """A listed or fetched blob's Last-Modified, in UTC."""
+    modified: datetime | None = properties.last_modified
+    return modified.astimezone(timezone.utc) if modified is not None else EPOCH

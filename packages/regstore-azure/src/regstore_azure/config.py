@@ -23,9 +23,8 @@ __all__ = [
     "GivenCredential",
     "SasToken",
     "SharedKey",
+    "parse",
 ]
-
-DRIVER = "azure"
 
 KNOWN_KEYS = (
     "accountname",
@@ -106,76 +105,76 @@ class AzureConfig:
     skip_verify: bool = False
     upload_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY
 
-    @classmethod
-    def from_parameters(
-        cls, parameters: Mapping[str, Any] | None, *, given_credential: bool = False
-    ) -> AzureConfig:
-        """Read the registry's ``storage: azure:`` keys; errors name the key at fault.
 
-        ``given_credential``: the application passes its own token credential,
-        so the parameters must not name one.
-        """
-        params = Parameters(DRIVER, parameters, known=KNOWN_KEYS)
-        container = params.string("container", required=True)
-        assert container is not None
-        if not _CONTAINER.fullmatch(container):
-            params.fail(
-                "container",
-                f"{container!r} is not a container name: 3 to 63 characters of lowercase letters,"
-                " digits and single hyphens, starting and ending with a letter or digit",
-            )
-        realm = params.string("realm", DEFAULT_REALM)
-        assert realm is not None
-        service_url = params.string("serviceurl")
-        if service_url is not None:
-            service_url = _check_url(params, "serviceurl", service_url)
+def parse(
+    parameters: Mapping[str, Any] | None, *, driver_name: str, given_credential: bool = False
+) -> AzureConfig:
+    """Read the registry's ``storage: azure:`` keys; errors name the driver and the key at fault.
 
-        auth: Auth
-        if given_credential:
-            for key in ("connectionstring", "accountkey", "credentials"):
-                if params.has(key):
-                    params.fail(key, "conflicts with the credential object given to the driver")
-            account = params.string("accountname", required=True)
-            assert account is not None
-            auth = GivenCredential()
-        elif params.has("connectionstring"):
-            account, url, auth = _from_connection_string(params, realm)
-            service_url = service_url or url
-        else:
-            account = params.string("accountname", required=True)
-            assert account is not None
-            auth = _credentials(params)
-        if not _ACCOUNT.fullmatch(account):
-            params.fail(
-                "accountname",
-                f"{account!r} is not a storage account name: 3 to 24 lowercase letters and digits",
-            )
-        if service_url is None:
-            service_url = f"https://{account}.blob.{realm}"
-
-        max_retries = params.integer("max_retries", DEFAULT_MAX_RETRIES)
-        if max_retries < 0:
-            params.fail(
-                "max_retries",
-                f"must be 0 or more, got {max_retries} (0 means the default,"
-                f" {DEFAULT_MAX_RETRIES}; regstore always waits for a copy to finish)",
-            )
-        return cls(
-            account_name=account,
-            container=container,
-            service_url=service_url,
-            root=(params.string("rootdirectory", "") or "").strip("/"),
-            auth=auth,
-            max_retries=max_retries or DEFAULT_MAX_RETRIES,
-            retry_delay=params.duration("retry_delay", DEFAULT_RETRY_DELAY),
-            skip_verify=params.boolean("skipverify", False),
-            upload_concurrency=params.integer(
-                "uploadconcurrency",
-                DEFAULT_UPLOAD_CONCURRENCY,
-                minimum=1,
-                maximum=MAX_UPLOAD_CONCURRENCY,
-            ),
+    ``given_credential``: the application passes its own token credential,
+    so the parameters must not name one.
+    """
+    params = Parameters(driver_name, parameters, known=KNOWN_KEYS)
+    container = params.string("container", required=True)
+    assert container is not None
+    if not _CONTAINER.fullmatch(container):
+        params.fail(
+            "container",
+            f"{container!r} is not a container name: 3 to 63 characters of lowercase letters,"
+            " digits and single hyphens, starting and ending with a letter or digit",
         )
+    realm = params.string("realm", DEFAULT_REALM)
+    assert realm is not None
+    service_url = params.string("serviceurl")
+    if service_url is not None:
+        service_url = _check_url(params, "serviceurl", service_url)
+
+    auth: Auth
+    if given_credential:
+        for key in ("connectionstring", "accountkey", "credentials"):
+            if params.has(key):
+                params.fail(key, "conflicts with the credential object given to the driver")
+        account = params.string("accountname", required=True)
+        assert account is not None
+        auth = GivenCredential()
+    elif params.has("connectionstring"):
+        account, url, auth = _from_connection_string(params, realm)
+        service_url = service_url or url
+    else:
+        account = params.string("accountname", required=True)
+        assert account is not None
+        auth = _credentials(params)
+    if not _ACCOUNT.fullmatch(account):
+        params.fail(
+            "accountname",
+            f"{account!r} is not a storage account name: 3 to 24 lowercase letters and digits",
+        )
+    if service_url is None:
+        service_url = f"https://{account}.blob.{realm}"
+
+    max_retries = params.integer("max_retries", DEFAULT_MAX_RETRIES)
+    if max_retries < 0:
+        params.fail(
+            "max_retries",
+            f"must be 0 or more, got {max_retries} (0 means the default,"
+            f" {DEFAULT_MAX_RETRIES}; regstore always waits for a copy to finish)",
+        )
+    return AzureConfig(
+        account_name=account,
+        container=container,
+        service_url=service_url,
+        root=(params.string("rootdirectory", "") or "").strip("/"),
+        auth=auth,
+        max_retries=max_retries or DEFAULT_MAX_RETRIES,
+        retry_delay=params.duration("retry_delay", DEFAULT_RETRY_DELAY),
+        skip_verify=params.boolean("skipverify", False),
+        upload_concurrency=params.integer(
+            "uploadconcurrency",
+            DEFAULT_UPLOAD_CONCURRENCY,
+            minimum=1,
+            maximum=MAX_UPLOAD_CONCURRENCY,
+        ),
+    )
 
 
 def _check_url(params: Parameters, key: str, url: str, what: str = "") -> str:
@@ -203,7 +202,7 @@ def _credentials(params: Parameters) -> Auth:
     if not isinstance(raw, Mapping):
         params.fail("credentials", f"must be a mapping with a 'type' key, got {type(raw).__name__}")
     nested = Parameters(
-        DRIVER,
+        params.driver_name,
         {f"credentials.{key}": value for key, value in raw.items()},
         known=[f"credentials.{key}" for key in CREDENTIAL_KEYS],
     )

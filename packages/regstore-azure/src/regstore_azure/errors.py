@@ -23,7 +23,7 @@ from regstore.errors import DriverError, PathNotFoundError, StorageDriverError
 
 from .retrying import retries_done
 
-__all__ = ["ErrorContext", "error_code", "translate"]
+__all__ = ["ErrorContext", "describe", "error_code"]
 
 NOT_FOUND = "not found"
 # A URL's query can carry a SAS signature: never let one into a message.
@@ -91,6 +91,12 @@ ERROR_TABLE: dict[str, str] = {
 }
 
 
+#: The operations of a writer: there a staging blob that is gone, or holds other
+#: blocks, means another writer or a purge discarded the upload.
+WRITER_OPERATIONS = frozenset({"write", "close", "commit", "resume the digest of"})
+_DISCARDED = frozenset({"BlobNotFound", "InvalidBlockList"})
+
+
 @dataclass(frozen=True)
 class ErrorContext:
     """What error messages may name: the account, the container, the service URL."""
@@ -108,12 +114,17 @@ def error_code(exc: BaseException) -> str:
     return str(code) if code else ""
 
 
-def translate(
+def describe(
     exc: AzureError, context: ErrorContext, action: str, path: str | None = None
 ) -> StorageDriverError:
     """The regstore error for an SDK exception raised while doing ``action`` on ``path``."""
     where = f"{action} {path}" if path else action
     code = error_code(exc)
+    if action in WRITER_OPERATIONS and code in _DISCARDED:
+        return DriverError(
+            f"{where}: the pending upload was discarded (cancelled or deleted) while this"
+            " writer had it open"
+        )
     template = ERROR_TABLE.get(code)
     if template == NOT_FOUND:
         if path is not None:

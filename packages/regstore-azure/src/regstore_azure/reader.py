@@ -3,119 +3,100 @@
 A read fetches ``DOWNLOAD_CHUNK`` bytes at a time, so memory stays bounded;
 each range after the first carries ``If-Match`` with the first one's ETag, so a
 stream never mixes two versions of a blob. The SDK asks again for a range whose
-answer is cut (a few times); a range that still fails is asked for again here,
-from the byte the read reached and pinned to the same ETag, up to
-``max_retries`` times. A blob replaced between two ranges ends a stream with
-``BlobReplacedError``; ``read_whole`` starts over on the new version instead,
-so ``get_content`` returns one version whole.
+answer is cut (a few times); a range that still fails is asked for again by the
+core's ``ResumingStream``, from the byte the read reached and pinned to the same
+ETag. A blob replaced between two ranges ends a stream with
+``ContentChangedError``; ``read_whole`` starts over on the new version instead
+(``read_one_version``), so ``get_content`` returns one version whole.
 """
 
 from __future__ import annotations
 
-import io
-import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceModifiedError
 from azure.storage.blob import BlobClient
 
-from regstore.errors import DriverError, StorageDriverError
+from regstore.errors import ContentChangedError, DriverError
+from regstore.objectstore.versioned import ResumingStream, read_one_version
 from regstore.reading import SizedReader
 
-__all__ = [
-    "BUFFER_SIZE",
-    "BlobRanges",
-    "BlobReplacedError",
-    "RangeStream",
-    "open_reader",
-    "read_whole",
-]
+__all__ = ["BUFFER_SIZE", "BlobRanges", "open_reader", "open_version", "read_whole"]
 
 #: Read size of the buffered reader wrapped around a blob's ranges.
 BUFFER_SIZE = 64 * 1024
 #: Times ``read_whole`` starts over on a newer version before it gives up.
 RESTARTS = 5
-#: The name readers stamp on errors raised after ``reader()`` returned.
-DRIVER_NAME = "azure"
-
-#: ``errors()`` of the backend: turns SDK exceptions into regstore errors.
-Guard = Callable[[], AbstractContextManager[None]]
 
 
-class BlobReplacedError(DriverError):
-    """The blob changed between two ranges of one read (its ETag no longer matches)."""
-
-
-@dataclass(frozen=True)
-class Retries:
-    """How often, and after what pause, a failed range is asked for again."""
-
-    times: int
-    delay: float
+class _Cut(Exception):
+    """A range whose answer broke after the SDK's own tries (an error without a status)."""
 
 
 class BlobRanges:
-    """The ranges of one version of a blob, from ``offset`` to its end, fetched in order.
+    """One version of a blob from ``position`` to its end, fetched one range at a time.
 
     ``etag`` pins the first range too (else the version is the first range's).
+    A body for ``ResumingStream``: ``readinto`` serves the ranges in order.
     """
 
     def __init__(
-        self,
-        blob: BlobClient,
-        path: str,
-        offset: int,
-        chunk: int,
-        retries: Retries,
-        *,
-        etag: str | None = None,
+        self, blob: BlobClient, path: str, position: int, chunk: int, etag: str | None = None
     ) -> None:
-        self._blob, self._path, self._chunk, self._retries = blob, path, chunk, retries
-        self._etag = etag
-        self.position = offset
+        self._blob, self._path, self._chunk = blob, path, chunk
+        self.etag = etag
+        self.position = position
         #: The size of the version being read (known once the first range came).
-        self.size = offset
-        self.first = self._fetch()
+        self.size = position
+        self._current = memoryview(b"")
+        self._started = False
 
-    @property
-    def remaining(self) -> int:
-        """Bytes after those fetched so far."""
-        return max(0, self.size - self.position)
+    def prime(self) -> None:
+        """Fetch the first range now, so a missing blob or a refused request raises here."""
+        self._current = memoryview(self.fetch())
 
-    def next(self) -> bytes:
-        """The next range (``b""`` at the end)."""
-        if self.position >= self.size:
+    def fetch(self) -> bytes:
+        """The next range (``b""`` at the end); the first call also learns size and ETag."""
+        if self._started and self.position >= self.size:
             return b""
-        return self._fetch()
+        self._started = True
+        try:
+            data = self._download()
+        except ResourceModifiedError as exc:
+            raise ContentChangedError(
+                self._path,
+                detail=f"{self._path} was replaced while it was read (at byte {self.position});"
+                " read it again",
+            ) from exc
+        except HttpResponseError as exc:
+            if exc.status_code is None:
+                raise _Cut(str(exc)) from exc
+            raise
+        self.position += len(data)
+        return data
 
-    def _fetch(self) -> bytes:
-        for attempt in range(1, self._retries.times + 2):
-            try:
-                data = self._download()
-            except ResourceModifiedError as exc:
-                raise BlobReplacedError(
-                    f"{self._path} was replaced while it was read (at byte {self.position});"
-                    " read it again",
-                    driver_name=DRIVER_NAME,
-                ) from exc
-            except HttpResponseError as exc:
-                # A range whose answer broke after the SDK's own tries: no status.
-                if exc.status_code is not None or attempt > self._retries.times:
-                    raise
-                time.sleep(self._retries.delay * attempt)
-                continue
-            self.position += len(data)
-            return data
-        raise AssertionError("unreachable")  # pragma: no cover
+    def readinto(self, buffer: memoryview, /) -> int:
+        """Copy the next bytes into ``buffer``; 0 at the end of the blob."""
+        while not self._current:
+            chunk = self.fetch()
+            if not chunk:
+                return 0
+            self._current = memoryview(chunk)
+        target = memoryview(buffer).cast("B")
+        count = min(len(target), len(self._current))
+        target[:count] = self._current[:count]
+        self._current = self._current[count:]
+        return count
+
+    def close(self) -> None:
+        """Drop the range held; nothing else stays open between ranges."""
+        self._current = memoryview(b"")
 
     def _download(self) -> bytes:
         pinned: dict[str, Any] = {}
-        if self._etag is not None:
-            pinned = {"etag": self._etag, "match_condition": MatchConditions.IfNotModified}
+        if self.etag is not None:
+            pinned = {"etag": self.etag, "match_condition": MatchConditions.IfNotModified}
         try:
             download = self._blob.download_blob(
                 offset=self.position, length=self._chunk, max_concurrency=1, **pinned
@@ -125,11 +106,11 @@ class BlobRanges:
                 raise
             # At or past the end: nothing to read, once the blob is known to exist.
             properties = self._blob.get_blob_properties(**pinned)
-            self._etag, self.size = str(properties.etag), int(properties.size)
+            self.etag, self.size = str(properties.etag), int(properties.size)
             return b""
         data: bytes = download.readall()
         properties = download.properties
-        self._etag = str(properties.etag)
+        self.etag = str(properties.etag)
         self.size = _total_size(str(properties.content_range), self.position + len(data))
         return data
 
@@ -140,78 +121,73 @@ def _total_size(content_range: str, fallback: int) -> int:
     return int(total) if total.isdigit() else fallback
 
 
-class RangeStream(io.RawIOBase):
-    """Raw reads served range by range; SDK errors become regstore errors (``guard``)."""
+def open_version(
+    blob: BlobClient,
+    path: str,
+    offset: int,
+    chunk: int,
+    attempts: int,
+    etag: str | None = None,
+) -> ResumingStream:
+    """The raw stream of one version of ``blob`` from ``offset``; its first range comes now.
 
-    def __init__(self, ranges: BlobRanges, guard: Guard) -> None:
-        super().__init__()
-        self._ranges: BlobRanges | None = ranges
-        self._guard = guard
-        self._current = memoryview(ranges.first)
+    So a missing blob raises here. ``attempts`` bounds the cut answers in a row.
+    """
+    body = _first_range(blob, path, offset, chunk, attempts, etag)
+    pinned = body.etag
+    return ResumingStream(
+        path,
+        body,
+        start=offset,
+        end=body.size,
+        reopen=lambda position: BlobRanges(blob, path, position, chunk, pinned),
+        cut=(_Cut,),
+        attempts=attempts,
+    )
 
-    @property
-    def remaining(self) -> int:
-        """Bytes not yet handed out."""
-        ranges = self._ranges
-        return len(self._current) + (ranges.remaining if ranges is not None else 0)
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        """Copy the next bytes into ``buffer``; 0 at the end of the blob."""
-        target = memoryview(buffer).cast("B")
-        while not self._current:
-            if self._ranges is None:
-                return 0
-            chunk = self._next(self._ranges)
-            if not chunk:
-                self._ranges = None
-                return 0
-            self._current = memoryview(chunk)
-        count = min(len(target), len(self._current))
-        target[:count] = self._current[:count]
-        self._current = self._current[count:]
-        return count
-
-    def _next(self, ranges: BlobRanges) -> bytes:
+def _first_range(
+    blob: BlobClient, path: str, offset: int, chunk: int, attempts: int, etag: str | None
+) -> BlobRanges:
+    """Ranges of ``blob`` from ``offset`` with the first one fetched (asked again when cut)."""
+    for attempt in range(1, attempts + 1):
+        body = BlobRanges(blob, path, offset, chunk, etag)
         try:
-            with self._guard():
-                return ranges.next()
-        except StorageDriverError as exc:
-            exc.driver_name = exc.driver_name or DRIVER_NAME
-            raise
-
-    def close(self) -> None:
-        """Drop the ranges; nothing else is held open between them."""
-        self._ranges = None
-        self._current = memoryview(b"")
-        super().close()
-
-
-def open_reader(
-    blob: BlobClient, path: str, offset: int, chunk: int, retries: Retries, guard: Guard
-) -> SizedReader:
-    """A reader of ``blob`` from ``offset``; its first range is fetched now (errors raise here)."""
-    with guard():
-        ranges = BlobRanges(blob, path, offset, chunk, retries)
-    raw = RangeStream(ranges, guard)
-    return SizedReader(raw, lambda: raw.remaining, BUFFER_SIZE)
+            body.prime()
+        except _Cut as exc:
+            if attempt < attempts:
+                continue
+            raise DriverError(
+                f"reading {path} failed: the connection broke {attempt} times at byte"
+                f" {offset} ({exc})"
+            ) from exc
+        return body
+    raise AssertionError("attempts must be at least 1")
 
 
-def read_whole(blob: BlobClient, path: str, chunk: int, retries: Retries) -> bytes:
+def open_reader(blob: BlobClient, path: str, offset: int, chunk: int, attempts: int) -> SizedReader:
+    """A buffered reader of ``blob`` from ``offset`` (errors of its first range raise here)."""
+    raw = open_version(blob, path, offset, chunk, attempts)
+    return SizedReader(raw, raw.remaining, BUFFER_SIZE)
+
+
+def read_whole(blob: BlobClient, path: str, chunk: int, attempts: int) -> bytes:
     """The whole blob, one version of it: a read that meets a newer version starts over."""
-    for attempt in range(1, RESTARTS + 1):
-        try:
-            ranges = BlobRanges(blob, path, 0, chunk, retries)
-            content = bytearray(ranges.first)
-            while piece := ranges.next():
-                content += piece
+
+    def read() -> bytes:
+        with open_version(blob, path, 0, chunk, attempts) as stream:
+            content = bytearray(stream.end)
+            view = memoryview(content)
+            filled = 0
+            while filled < len(content) and (count := stream.readinto(view[filled:])):
+                filled += count
+            view.release()
+            del content[filled:]
             return bytes(content)
-        except BlobReplacedError as exc:
-            if attempt == RESTARTS:
-                raise BlobReplacedError(
-                    f"{path} was replaced {RESTARTS} times while it was read; read it again",
-                    driver_name=DRIVER_NAME,
-                ) from exc
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    try:
+        return read_one_version(read, RESTARTS)
+    except ContentChangedError as exc:
+        raise ContentChangedError(
+            path, detail=f"{path} was replaced {RESTARTS} times while it was read; read it again"
+        ) from exc

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-
-from azure.storage.blob import BlobProperties
+from datetime import datetime
 
 from regstore.driver import PendingUpload
-from regstore.paths import is_below
-from regstore.walking import EPOCH
+from regstore.paths import ROOT, is_below
 
-from .backend import Backend
+from .backend import Backend, modified_at
 
 __all__ = ["StagedUpload", "purge_staged", "staged_uploads"]
 
@@ -42,12 +39,13 @@ class StagedUpload:
 def staged_uploads(backend: Backend, path: str) -> Iterator[StagedUpload]:
     """Every closed upload at or below ``path``, streamed from one paginated listing."""
     layout = backend.layout
-    listing = backend.container.list_blobs(name_starts_with=layout.uploads_prefix(path))
-    for blob in listing:
+    # The staging blob of ``path`` itself has no ``/`` after its name: list from the name.
+    prefix = layout.uploads if path == ROOT else layout.upload_dir(path)
+    for blob in backend.container.list_blobs(name_starts_with=prefix):
         upload_path = layout.upload_path(blob.name)
         if upload_path is None or not (upload_path == path or is_below(upload_path, path)):
             continue  # a sibling sharing the prefix (``/ab`` for ``/a``), or not a path
-        upload = PendingUpload(upload_path, int(blob.size), _closed_at(blob))
+        upload = PendingUpload(upload_path, int(blob.size), modified_at(blob))
         yield StagedUpload(upload, blob.name, str(blob.etag))
 
 
@@ -65,8 +63,3 @@ def purge_staged(backend: Backend, before: datetime, path: str) -> list[str]:
     deleted = backend.deleter.delete_unchanged(old)
     paths = (backend.layout.upload_path(name) for name, gone in deleted.items() if gone)
     return sorted(path for path in paths if path is not None)
-
-
-def _closed_at(blob: BlobProperties) -> datetime:
-    modified: datetime | None = blob.last_modified
-    return modified.astimezone(timezone.utc) if modified is not None else EPOCH

@@ -35,76 +35,31 @@ metadata. Without a state, the core reads the committed blocks back once
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobBlock, BlobClient, BlobType
 
 from regstore.driver import FileWriter
-from regstore.errors import DriverError
+from regstore.errors import ContentChangedError, DriverError
 
 from .backend import Backend
 from .blocks import MAX_BLOCKS, SYNC_COPY_LIMIT, Block, block_size_at, copy_ranges, new_block_id
 from .client import DOWNLOAD_CHUNK
-from .errors import error_code, translate
+from .errors import error_code
 from .hashstate import state_metadata
-from .reader import BlobRanges, BlobReplacedError, Retries
+from .reader import open_version
 from .resuming import Staged
 
-__all__ = ["AzureFileWriter", "Block", "InFlight"]
+__all__ = ["AzureWriter", "Block"]
 
-#: Error codes on the staging blob that mean its blocks are gone (deleted or cancelled).
-_DISCARDED = ("BlobNotFound", "InvalidBlockList")
-
-
-class InFlight:
-    """Calls run on worker threads, at most ``limit`` at a time; the pool starts lazily.
-
-    ``submit`` waits for the oldest call once ``limit`` are pending, so the
-    caller never holds more than ``limit`` payloads in flight.
-    """
-
-    def __init__(self, limit: int, name: str) -> None:
-        self.limit = limit
-        self._name = name
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future[None]] = deque()
-
-    def submit(self, call: Callable[[], None]) -> None:
-        """Run ``call`` in the background; raises the error of an earlier call it waited for."""
-        if len(self._pending) >= self.limit:
-            self._pending.popleft().result()
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.limit, thread_name_prefix=self._name)
-        self._pending.append(self._pool.submit(call))
-
-    def wait(self) -> None:
-        """Wait for every pending call; raise the first error among them."""
-        error: Exception | None = None
-        while self._pending:
-            try:
-                self._pending.popleft().result()
-            except Exception as exc:  # the others must finish first
-                error = error or exc
-        if error is not None:
-            raise error
-
-    def shutdown(self) -> None:
-        """Wait for pending calls, ignoring their errors, and stop the workers."""
-        try:
-            with suppress(Exception):  # the caller has failed or is discarding the upload
-                self.wait()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
+#: Why a writer whose block failed to stage refuses to go on.
+_STAGE_FAILED = "a block of this upload could not be staged"
 
 
-class AzureFileWriter(FileWriter):
+class AzureWriter(FileWriter):
     """A ``FileWriter`` over block blobs; see the module docstring for the design."""
 
     def __init__(self, backend: Backend, path: str, staged: Staged | None = None) -> None:
@@ -112,11 +67,10 @@ class AzureFileWriter(FileWriter):
         super().__init__(
             path,
             size=sum(block.size for block in blocks),
-            driver_name="azure",
             upload_state=staged.state if staged is not None else None,
         )
         self._backend = backend
-        self._staging_name = backend.layout.staging_key(path)
+        self._staging_name = backend.layout.upload_dir(path)
         #: The blocks that make up the upload so far, before the buffer (some may be in flight).
         self._blocks: list[Block] = list(blocks)
         #: Their total size: the upload offset of the first buffered byte.
@@ -131,7 +85,7 @@ class AzureFileWriter(FileWriter):
         self._tail_checked = staged is None
         #: A short last block read back with the rest (``_read_upload``), for the first write.
         self._tail: bytes | None = None
-        self._in_flight = InFlight(backend.config.upload_concurrency, "regstore-azure-block")
+        self._limit = backend.config.upload_concurrency
         #: Set when a block failed to stage: the upload has a hole from then on.
         self._broken: str | None = None
 
@@ -147,7 +101,7 @@ class AzureFileWriter(FileWriter):
                 self._buffer += data[:room]
                 data = data[room:]
                 if len(self._buffer) >= block_size_at(self._buffer_start):
-                    self._stage_buffer("write")
+                    self._stage_buffer()
         except BaseException:
             # Part of ``data`` may be buffered or staged, and the core counts none of it:
             # a close must not commit it (blocks, size and hash state would disagree).
@@ -155,16 +109,12 @@ class AzureFileWriter(FileWriter):
             raise
 
     def _close(self) -> None:
-        try:
-            self._check_intact("close")
-            with self._staging_errors("close"):
-                self._stage_buffer("close")
-                self._settle()
-                # Even an unchanged list is committed again: its Last-Modified is
-                # the time of the last close, which pending_uploads reports.
-                self._commit_staging(self._state_metadata())
-        finally:
-            self._in_flight.shutdown()
+        self._check_intact("close")
+        self._stage_buffer()
+        self._settle()
+        # Even an unchanged list is committed again: its Last-Modified is
+        # the time of the last close, which pending_uploads reports.
+        self._commit_staging(self._state_metadata())
 
     def _commit(self) -> None:
         self._check_intact("commit")
@@ -172,33 +122,29 @@ class AzureFileWriter(FileWriter):
         if not self._blocks:
             # Every byte is in memory: one Put Blob publishes it. A writer that never
             # closed asks meanwhile whether an earlier pending upload of the path is left.
-            with self._backend.errors("commit", self.path):
-                stale = None
-                if self._persisted is None:
-                    stale = self._backend.staging_exists(self._staging_name)
-                try:
-                    self._replacing_legacy(final_name, self._put_buffer)
-                except BaseException:
-                    if stale is not None and not stale.cancel():
-                        stale.exception()  # let it finish; its answer no longer matters
-                    raise
-                self._buffer = bytearray()
-                if stale is None or stale.result():
-                    self._backend.discard_staging(self._staging_name)
+            stale = None
+            if self._persisted is None:
+                stale = self._backend.staging_exists(self._staging_name)
+            try:
+                self._replacing_legacy(final_name, self._put_buffer)
+            except BaseException:
+                if stale is not None and not stale.cancel():
+                    stale.exception()  # let it finish; its answer no longer matters
+                raise
+            self._buffer = bytearray()
+            if stale is None or stale.result():
+                self._backend.discard_staging(self._staging_name)
             return
-        with self._staging_errors("commit"):
-            self._stage_buffer("commit")
-            self._settle()
-            # The service copies committed blocks only; a synchronous copy also
-            # copies the staging blob's metadata, so a hash state kept there is
-            # dropped first (block copies above that size carry no metadata).
-            strip = self._staged_metadata and self._buffer_start <= SYNC_COPY_LIMIT
-            if self._persisted != self._blocks or strip:
-                self._commit_staging()
-        with self._backend.errors("commit", self.path):
-            self._replacing_legacy(final_name, self._publish)
-            self._backend.discard_staging(self._staging_name)
-        self._in_flight.shutdown()
+        self._stage_buffer()
+        self._settle()
+        # The service copies committed blocks only; a synchronous copy also
+        # copies the staging blob's metadata, so a hash state kept there is
+        # dropped first (block copies above that size carry no metadata).
+        strip = self._staged_metadata and self._buffer_start <= SYNC_COPY_LIMIT
+        if self._persisted != self._blocks or strip:
+            self._commit_staging()
+        self._replacing_legacy(final_name, self._publish)
+        self._backend.discard_staging(self._staging_name)
 
     def _flush(self) -> None:
         """Hand the buffered rest to a background ``Put Block`` while the hash catches up.
@@ -207,7 +153,7 @@ class AzureFileWriter(FileWriter):
         """
         self._check_intact("commit")
         if self._blocks:
-            self._stage_buffer("commit")
+            self._stage_buffer()
 
     def _read_upload(self) -> Iterator[bytes]:
         """The committed blocks a resumed writer starts from, read once to rebuild its hash.
@@ -223,34 +169,31 @@ class AzureFileWriter(FileWriter):
         tail_start = size - last.size
         keep_tail = not self._tail_checked and last.size < block_size_at(tail_start)
         tail = bytearray()
-        config = self._backend.config
-        retries = Retries(config.max_retries, config.retry_delay)
-        with self._staging_errors("resume the digest of"):
-            try:
-                ranges = BlobRanges(
-                    self._staging, self.path, 0, DOWNLOAD_CHUNK, retries, etag=self._etag
-                )
-                position, piece = 0, ranges.first
-                while piece and position < size:
+        attempts = self._backend.config.max_retries + 1
+        try:
+            with open_version(
+                self._staging, self.path, 0, DOWNLOAD_CHUNK, attempts, self._etag
+            ) as stream:
+                position = 0
+                while position < size and (piece := stream.read(DOWNLOAD_CHUNK)):
                     piece = piece[: size - position]
                     if keep_tail and position + len(piece) > tail_start:
                         tail += piece[max(0, tail_start - position) :]
                     position += len(piece)
                     yield piece
-                    piece = ranges.next() if position < size else b""
-            except BlobReplacedError as exc:
-                raise DriverError(
-                    f"resume the digest of {self.path}: the pending upload changed while it"
-                    " was read back (closed, cancelled or purged meanwhile); resume it again"
-                ) from exc
+        except ContentChangedError as exc:
+            raise DriverError(
+                f"resume the digest of {self.path}: the pending upload changed while it"
+                " was read back (closed, cancelled or purged meanwhile); resume it again"
+            ) from exc
         if keep_tail and len(tail) == last.size:
             self._tail = bytes(tail)
 
     def _cancel(self) -> None:
-        self._in_flight.shutdown()
+        # Blocks still in flight would stage again on a deleted blob: let them land first.
+        self._in_flight(self._limit).shutdown()
         self._buffer = bytearray()
-        with self._backend.errors("cancel", self.path):
-            self._backend.discard_staging(self._staging_name)
+        self._backend.discard_staging(self._staging_name)
 
     # -- staging ----------------------------------------------------------------
 
@@ -259,7 +202,7 @@ class AzureFileWriter(FileWriter):
         """The staging blob's client, built when first needed (small uploads never are)."""
         return self._backend.blob(self._staging_name)
 
-    def _stage_buffer(self, action: str) -> None:
+    def _stage_buffer(self) -> None:
         """Hand the buffer to a background ``Put Block`` as the next block (if it holds any)."""
         if not self._buffer:
             return
@@ -275,12 +218,11 @@ class AzureFileWriter(FileWriter):
         def stage() -> None:
             staging.stage_block(block.id, data, length=block.size)
 
-        with self._staging_errors(action):
-            try:
-                self._in_flight.submit(stage)
-            except BaseException:
-                self._broken = "a block of this upload could not be staged"
-                raise
+        try:
+            self._in_flight(self._limit).submit(stage)
+        except BaseException:
+            self._broken = _STAGE_FAILED
+            raise
         self._blocks.append(block)
         self._buffer_start += block.size
         self._buffer = bytearray()
@@ -288,12 +230,14 @@ class AzureFileWriter(FileWriter):
     def _settle(self) -> None:
         """Wait for the blocks in flight; a failed one breaks the upload."""
         try:
-            self._in_flight.wait()
+            self._in_flight(self._limit).wait()
         except BaseException:
-            self._broken = "a block of this upload could not be staged"
+            self._broken = _STAGE_FAILED
             raise
 
     def _check_intact(self, action: str) -> None:
+        if self._broken is None and self._in_flight(self._limit).failure is not None:
+            self._broken = _STAGE_FAILED  # latched by a background block
         if self._broken is not None:
             raise DriverError(
                 f"{action} {self.path}: {self._broken}; the pending upload is as the last"
@@ -329,8 +273,7 @@ class AzureFileWriter(FileWriter):
             return
         tail, self._tail = self._tail, None
         if tail is None:
-            with self._staging_errors("write"):
-                tail = self._staging.download_blob(offset=start, length=last.size).readall()
+            tail = self._staging.download_blob(offset=start, length=last.size).readall()
         if len(tail) != last.size:
             raise DriverError(
                 f"write {self.path}: the pending upload changed while it was resumed"
@@ -372,20 +315,7 @@ class AzureFileWriter(FileWriter):
                 ids[index], source, source_offset=offset, source_length=length
             )
 
-        workers = min(self._in_flight.limit, len(ranges))
+        workers = min(self._limit, len(ranges))
         with ThreadPoolExecutor(workers, thread_name_prefix="regstore-azure-copy") as pool:
             list(pool.map(copy, range(len(ranges))))
         final.commit_block_list([BlobBlock(block_id) for block_id in ids])
-
-    @contextmanager
-    def _staging_errors(self, action: str) -> Iterator[None]:
-        """Errors on the staging blob: vanished blocks mean the upload was discarded."""
-        try:
-            yield
-        except AzureError as exc:
-            if isinstance(exc, HttpResponseError) and error_code(exc) in _DISCARDED:
-                raise DriverError(
-                    f"{action} {self.path}: the pending upload was discarded (cancelled or"
-                    " deleted) while this writer had it open"
-                ) from exc
-            raise translate(exc, self._backend.context, action, self.path) from exc
