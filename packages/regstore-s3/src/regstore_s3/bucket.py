@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from .config import S3Config
-from .layout import Layout
+from .layout import S3Layout
 from .uploads import Uploads
 
 __all__ = ["Bucket"]
@@ -17,10 +17,6 @@ __all__ = ["Bucket"]
 
 class Bucket(Protocol):
     """One driver's view of its bucket: configuration, client, key layout and uploads."""
-
-    @property
-    def name(self) -> str:
-        """The driver's name, for errors."""
 
     @property
     def config(self) -> S3Config:
@@ -39,7 +35,7 @@ class Bucket(Protocol):
         """Bytes per multipart part."""
 
     @property
-    def layout(self) -> Layout:
+    def layout(self) -> S3Layout:
         """Maps driver paths to object keys."""
 
     @property

@@ -143,9 +143,12 @@ class S3Config:
         return arguments
 
 
-def parse(driver_name: str, values: Mapping[str, Any] | None) -> S3Config:
-    """Validate ``values`` against the distribution registry's S3 parameters."""
-    p = Parameters(driver_name, values, known=KNOWN_KEYS)
+def parse(parameters: Mapping[str, Any] | None, driver_name: str = "s3") -> S3Config:
+    """Validate ``parameters`` against the distribution registry's S3 parameters.
+
+    ``driver_name`` is the name errors carry (``s3aws`` registers the same driver).
+    """
+    p = Parameters(driver_name, parameters, known=KNOWN_KEYS)
     bucket = p.string("bucket", required=True)
     assert bucket is not None
     endpoint = _endpoint(p)

@@ -14,9 +14,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from regstore.errors import StorageDriverError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import s3_errors
 from .uploads import complete_upload
 
 if TYPE_CHECKING:
@@ -32,14 +31,13 @@ def server_side_copy(driver: Bucket, source: str, dest: str, size: int, etag: st
     config = driver.config
     copy_source = {"Bucket": driver.bucket, "Key": driver.layout.key(source)}
     if size <= config.multipartcopythresholdsize:
-        with s3_errors(driver.bucket, source):
-            driver.client.copy_object(
-                Bucket=driver.bucket,
-                Key=driver.layout.key(dest),
-                CopySource=copy_source,
-                CopySourceIfMatch=etag,
-                **config.write_arguments(),
-            )
+        driver.client.copy_object(
+            Bucket=driver.bucket,
+            Key=driver.layout.key(dest),
+            CopySource=copy_source,
+            CopySourceIfMatch=etag,
+            **config.write_arguments(),
+        )
         return
     _multipart_copy(driver, source, dest, size, etag, copy_source)
 
@@ -51,22 +49,20 @@ def _multipart_copy(
     dest_key = driver.layout.key(dest)
     chunk = config.multipartcopychunksize
     ranges = [(start, min(start + chunk, size) - 1) for start in range(0, size, chunk)]
-    with s3_errors(bucket, dest):
-        upload_id = client.create_multipart_upload(
-            Bucket=bucket, Key=dest_key, **config.write_arguments()
-        )["UploadId"]
+    upload_id = client.create_multipart_upload(
+        Bucket=bucket, Key=dest_key, **config.write_arguments()
+    )["UploadId"]
 
     def copy_part(number: int, first: int, last: int) -> str:
-        with s3_errors(bucket, source):
-            answer = client.upload_part_copy(
-                Bucket=bucket,
-                Key=dest_key,
-                UploadId=upload_id,
-                PartNumber=number,
-                CopySource=copy_source,
-                CopySourceRange=f"bytes={first}-{last}",
-                CopySourceIfMatch=etag,
-            )
+        answer = client.upload_part_copy(
+            Bucket=bucket,
+            Key=dest_key,
+            UploadId=upload_id,
+            PartNumber=number,
+            CopySource=copy_source,
+            CopySourceRange=f"bytes={first}-{last}",
+            CopySourceIfMatch=etag,
+        )
         return str(answer["CopyPartResult"]["ETag"])
 
     workers = min(config.multipartcopymaxconcurrency, len(ranges))
@@ -82,7 +78,7 @@ def _multipart_copy(
         pool.shutdown(wait=True, cancel_futures=True)
         try:
             driver.uploads.abort(dest, upload_id)
-        except StorageDriverError as exc:
+        except (ClientError, BotoCoreError) as exc:
             LOGGER.warning("could not abort the failed copy to %s: %s", dest, exc)
         raise
     finally:

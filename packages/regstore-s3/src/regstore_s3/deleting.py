@@ -9,9 +9,9 @@ refused are reported together, in one ``DriverError``, once every batch is done.
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
+
+from regstore.inflight import InFlight
 
 from .uploads import DELETE_BATCH, Uploads, refused
 
@@ -24,17 +24,16 @@ BATCHES_IN_FLIGHT = 3
 class BatchDeleter:
     """Deletes the keys it is given, 1000 to a request, up to ``BATCHES_IN_FLIGHT`` at once.
 
-    Use it as a context manager: leaving the block with an exception cancels
-    the batches not started and waits for those running, so nothing is still
-    deleting once ``delete`` has returned or raised.
+    Use it as a context manager: leaving the block waits for the batches
+    still running, so nothing is still deleting once ``delete`` has returned
+    or raised.
     """
 
     def __init__(self, uploads: Uploads, path: str) -> None:
         self._uploads = uploads
         self._path = path
         self._batch: list[str] = []
-        self._pool: ThreadPoolExecutor | None = None
-        self._running: deque[Future[list[str]]] = deque()
+        self._running: InFlight[list[str]] | None = None
         self._failures: list[str] = []
         #: Keys handed over so far.
         self.count = 0
@@ -48,9 +47,8 @@ class BatchDeleter:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=error is not None)
-            self._pool = None
+        if self._running is not None:
+            self._running.shutdown()
 
     def add(self, key: str) -> None:
         """Delete ``key``, in the next batch; a full batch is sent at once."""
@@ -61,23 +59,25 @@ class BatchDeleter:
 
     def finish(self) -> None:
         """Send the last batch and wait for every batch; DriverError names each key refused."""
-        if self._batch and self._pool is None:
-            self._failures.extend(self._uploads.delete_batch(self._batch, self._path))
+        if self._batch and self._running is None:
+            self._failures.extend(self._uploads.delete_batch(self._batch))
             self._batch = []
         elif self._batch:
             self._send()
-        while self._running:
-            self._failures.extend(self._running.popleft().result())
+        if self._running is not None:
+            self._running.wait()
         if self._failures:
             raise refused(self._path, self._failures)
 
     def _send(self) -> None:
         """Hand the current batch to a worker, once fewer than the most batches are running."""
         batch, self._batch = self._batch, []
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                BATCHES_IN_FLIGHT, thread_name_prefix=f"regstore-s3-delete-{self._path}"
-            )
-        while len(self._running) >= BATCHES_IN_FLIGHT:
-            self._failures.extend(self._running.popleft().result())
-        self._running.append(self._pool.submit(self._uploads.delete_batch, batch, self._path))
+        if self._running is None:
+            self._running = InFlight(BATCHES_IN_FLIGHT, f"regstore-s3-delete-{self._path}")
+        failures = self._failures
+        self._running.submit(lambda: _extend(failures, self._uploads.delete_batch(batch)))
+
+
+def _extend(failures: list[str], found: list[str]) -> list[str]:
+    failures.extend(found)  # list.extend is atomic: batches report from their threads
+    return found

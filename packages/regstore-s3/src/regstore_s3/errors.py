@@ -1,14 +1,12 @@
 """S3 error codes mapped to regstore errors, by table, with messages that say what to fix.
 
-Users never import botocore to catch an error: every SDK failure becomes a
-regstore error whose ``__cause__`` is the SDK's exception. Messages name the
+Driver code raises SDK exceptions as they come; the driver's ``translate``
+hook (``to_contract_error``) turns them into regstore errors whose ``__cause__``
+is the SDK's exception, wherever the wrapper meets them. Messages name the
 bucket, the path and the missing permission, never a credential.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -18,9 +16,9 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from regstore.errors import DriverError, PathNotFoundError, StorageDriverError
+from regstore.errors import DriverError, PathNotFoundError
 
-__all__ = ["error_code", "s3_errors", "translate"]
+__all__ = ["DENIED", "NOT_FOUND", "error_code", "missing", "to_contract_error"]
 
 #: The IAM permission each S3 operation the driver calls needs.
 PERMISSIONS = {
@@ -84,8 +82,18 @@ def error_code(exc: BaseException) -> str:
     return str(status or "")
 
 
-def translate(exc: BaseException, *, bucket: str, path: str | None) -> StorageDriverError:
-    """The regstore error for an SDK exception raised while working on ``path``."""
+def missing(exc: BaseException) -> bool:
+    """True for an SDK error saying the key (or the upload) asked for does not exist."""
+    return error_code(exc) in NOT_FOUND
+
+
+def to_contract_error(exc: BaseException, *, bucket: str, path: str | None) -> Exception | None:
+    """The regstore error for an SDK exception raised while working on ``path``; None if not one.
+
+    The driver's ``translate`` hook: messages name the S3 operation, the bucket
+    and the permission or setting to fix, never a credential or the server's text
+    about credentials.
+    """
     subject = f" of {path}" if path else ""
     if isinstance(exc, ClientError):
         code = error_code(exc)
@@ -116,13 +124,4 @@ def translate(exc: BaseException, *, bucket: str, path: str | None) -> StorageDr
         return DriverError(f"cannot reach the S3 endpoint{subject}: {exc}")
     if isinstance(exc, BotoCoreError):
         return DriverError(f"S3 request{subject} failed: {exc}")
-    return DriverError(f"S3 request{subject} failed: {type(exc).__name__}: {exc}")
-
-
-@contextmanager
-def s3_errors(bucket: str, path: str | None) -> Iterator[None]:
-    """Turn SDK exceptions raised in the block into regstore errors about ``path``."""
-    try:
-        yield
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, bucket=bucket, path=path) from exc
+    return None

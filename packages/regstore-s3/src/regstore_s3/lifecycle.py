@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from regstore.driver import PendingUpload
-from regstore.errors import DriverError, PathNotFoundError
 from regstore.paths import ROOT
 
-from .errors import s3_errors
-from .layout import TAIL, Layout, tail_size
+from .errors import missing
+from .layout import STATE, TAIL, S3Layout, tail_size
 from .uploads import DELETE_BATCH, Uploads, UploadState
 
 __all__ = ["PURGE_WORKERS", "Lifecycle", "UploadDir"]
@@ -65,7 +66,7 @@ class UploadDir:
     @property
     def state(self) -> Entry | None:
         """The listed state object, if any."""
-        return next((entry for entry in self.entries if entry.name == "state"), None)
+        return next((entry for entry in self.entries if entry.name == STATE), None)
 
     @property
     def tails(self) -> list[Entry]:
@@ -85,7 +86,7 @@ class Lifecycle:
         self.uploads = uploads
         self.client: Any = uploads.client
         self.bucket = uploads.bucket
-        self.layout: Layout = uploads.layout
+        self.layout: S3Layout = uploads.layout
 
     # -- listing --------------------------------------------------------------------
 
@@ -104,7 +105,7 @@ class Lifecycle:
         key, never more than the depth of a path.
         """
         open_dirs: list[UploadDir] = []
-        for item in self._listing(self.layout.uploads_below(path), path):
+        for item in self._listing(self.layout.uploads_below(path)):
             key = item["Key"]
             while open_dirs and not key.startswith(open_dirs[-1].prefix):
                 yield open_dirs.pop()
@@ -150,10 +151,11 @@ class Lifecycle:
 
     def _get_state(self, path: str) -> tuple[UploadState | None, str | None]:
         try:
-            with s3_errors(self.bucket, path):
-                answer = self.client.get_object(Bucket=self.bucket, Key=self.layout.state_key(path))
-                raw = answer["Body"].read()
-        except PathNotFoundError:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.layout.state_key(path))
+            raw = answer["Body"].read()
+        except ClientError as exc:
+            if not missing(exc):
+                raise
             return None, None
         etag = str(answer.get("ETag", ""))
         try:
@@ -162,13 +164,12 @@ class Lifecycle:
             LOGGER.warning("the pending upload of %s has an unreadable state: %s", path, exc)
             return None, etag
 
-    def _listing(self, prefix: str, path: str) -> Iterator[Any]:
-        with s3_errors(self.bucket, path):
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": PAGE_SIZE}
-            )
-            for page in pages:
-                yield from page.get("Contents", ())
+    def _listing(self, prefix: str) -> Iterator[Any]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": PAGE_SIZE}
+        )
+        for page in pages:
+            yield from page.get("Contents", ())
 
     # -- purging --------------------------------------------------------------------
 
@@ -238,13 +239,13 @@ class Orphans:
     def abort(self, before: datetime, path: str) -> set[str]:
         """Abort those initiated before ``before``; the paths they map to."""
         layout = self._layout
-        private = layout.upload_dir(path)
+        private = layout.uploads_below(path)
         prefixes = [layout.prefix] if path == ROOT else [layout.key(path), private]
         found: set[str] = set()
         jobs: list[tuple[str, str]] = []
         try:
             for prefix in prefixes:
-                for key, upload_id, initiated in self._uploads(prefix, path):
+                for key, upload_id, initiated in self._uploads(prefix):
                     if initiated >= before or not self._in_scope(key, path):
                         continue
                     owner = self._owner(key)
@@ -257,7 +258,7 @@ class Orphans:
                     if len(jobs) == PURGE_BATCH:
                         self._abort_all(jobs, path)
                         jobs = []
-        except DriverError as exc:
+        except (ClientError, BotoCoreError) as exc:
             LOGGER.warning("could not look for abandoned multipart uploads below %s: %s", path, exc)
         self._abort_all(jobs, path)
         return found
@@ -268,15 +269,14 @@ class Orphans:
         for _ in self._pool.map(lambda job: uploads.abort(path, job[1], key=job[0]), jobs):
             pass
 
-    def _uploads(self, prefix: str, path: str) -> Iterator[tuple[str, str, datetime]]:
+    def _uploads(self, prefix: str) -> Iterator[tuple[str, str, datetime]]:
         lifecycle = self._lifecycle
-        with s3_errors(lifecycle.bucket, path):
-            pages = lifecycle.client.get_paginator("list_multipart_uploads").paginate(
-                Bucket=lifecycle.bucket, Prefix=prefix
-            )
-            for page in pages:
-                for upload in page.get("Uploads", ()):
-                    yield upload["Key"], upload["UploadId"], upload["Initiated"]
+        pages = lifecycle.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=lifecycle.bucket, Prefix=prefix
+        )
+        for page in pages:
+            for upload in page.get("Uploads", ()):
+                yield upload["Key"], upload["UploadId"], upload["Initiated"]
 
     def _in_scope(self, key: str, path: str) -> bool:
         """True for a key below the root and at or below ``path`` (content or bookkeeping)."""
@@ -286,13 +286,13 @@ class Orphans:
         if path == ROOT:
             return True
         content = layout.key(path)
-        return key == content or key.startswith((content + "/", layout.upload_dir(path)))
+        return key == content or key.startswith((content + "/", layout.uploads_below(path)))
 
     def _owner(self, key: str) -> str | None:
         """The path whose writer would have created an upload at ``key`` (content keys only)."""
         if key.startswith(self._layout.uploads):
             return None
-        return self._layout.path(key)
+        return self._layout.path_of(key)
 
     def _shown(self, key: str, owner: str | None) -> str | None:
         """The path a purge reports for an orphan at ``key``: its own, or its upload's."""

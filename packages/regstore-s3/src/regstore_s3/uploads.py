@@ -21,12 +21,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from regstore.errors import DriverError, StorageDriverError
+from regstore.errors import DriverError
 
-from .errors import NOT_FOUND, error_code, s3_errors, translate
-from .layout import Layout
+from .errors import NOT_FOUND, error_code, missing
+from .layout import S3Layout
 from .reader import read_object
 
 __all__ = [
@@ -116,13 +116,12 @@ def _hash_state(encoded: object) -> bytes | None:
         return None
 
 
-def refused(path: str, failures: list[str]) -> DriverError:
-    """The error of a delete of ``path`` the server refused for some keys, each described."""
+def refused(path: str | None, failures: list[str]) -> DriverError:
+    """The error of a delete (of ``path``) the server refused for some keys, each described."""
     shown = "; ".join(failures[:10])
     more = f"; and {len(failures) - 10} more" if len(failures) > 10 else ""
-    return DriverError(
-        f"delete of {path}: {len(failures)} object(s) could not be deleted: {shown}{more}"
-    )
+    subject = f"delete of {path}" if path is not None else "delete"
+    return DriverError(f"{subject}: {len(failures)} object(s) could not be deleted: {shown}{more}")
 
 
 def multipart_etag(part_etags: list[str]) -> str | None:
@@ -154,26 +153,26 @@ def complete_upload(
     predict: that is success.
     """
     try:
-        with s3_errors(bucket, path):
-            client.complete_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={
-                    "Parts": [
-                        {"PartNumber": number, "ETag": etag}
-                        for number, etag in enumerate(part_etags, start=1)
-                    ]
-                },
-            )
-    except StorageDriverError as exc:
-        if error_code(exc.__cause__ or exc) not in UPLOAD_GONE:
+        client.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": number, "ETag": etag}
+                    for number, etag in enumerate(part_etags, start=1)
+                ]
+            },
+        )
+    except ClientError as exc:
+        if error_code(exc) not in UPLOAD_GONE:
             raise
         expected = multipart_etag(part_etags)
         try:
-            with s3_errors(bucket, path):
-                etag = client.head_object(Bucket=bucket, Key=key).get("ETag")
-        except FileNotFoundError:
+            etag = client.head_object(Bucket=bucket, Key=key).get("ETag")
+        except ClientError as head_error:
+            if not missing(head_error):
+                raise
             etag = None
         if expected is None or etag != expected:
             raise
@@ -183,7 +182,7 @@ class Uploads:
     """Reads, writes and discards the pending uploads of one driver."""
 
     def __init__(
-        self, client: Any, bucket: str, layout: Layout, write_arguments: dict[str, str]
+        self, client: Any, bucket: str, layout: S3Layout, write_arguments: dict[str, str]
     ) -> None:
         self.client = client
         self.bucket = bucket
@@ -198,9 +197,11 @@ class Uploads:
         """The pending upload at ``path``, or None."""
         key = self.layout.state_key(path)
         try:
-            raw = read_object(self.client, self.bucket, key, path, "")
-        except FileNotFoundError:
-            return None
+            raw = read_object(self.client, self.bucket, key, path)
+        except ClientError as exc:
+            if missing(exc):
+                return None
+            raise
         try:
             return UploadState.from_json(raw)
         except ValueError as exc:
@@ -210,13 +211,12 @@ class Uploads:
 
     def save(self, path: str, state: UploadState) -> None:
         """Persist ``state`` as the pending upload at ``path``."""
-        with s3_errors(self.bucket, path):
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self.layout.state_key(path),
-                Body=state.to_json(),
-                **{**self._arguments, "ContentType": "application/json"},
-            )
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.layout.state_key(path),
+            Body=state.to_json(),
+            **{**self._arguments, "ContentType": "application/json"},
+        )
 
     def put_tail(self, path: str, data: bytes, size: int) -> str:
         """Store ``data`` as a new tail of the upload at ``path``, now ``size`` bytes; its key.
@@ -226,8 +226,7 @@ class Uploads:
         alone describes the upload (see ``lifecycle``).
         """
         key = self.layout.tail_key(path, uuid.uuid4().hex, size)
-        with s3_errors(self.bucket, path):
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._arguments)
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._arguments)
         return key
 
     def read_tail(self, path: str, state: UploadState) -> bytes:
@@ -235,8 +234,10 @@ class Uploads:
         if state.tail_key is None or state.tail_size == 0:
             return b""
         try:
-            data = read_object(self.client, self.bucket, state.tail_key, path, "")
-        except FileNotFoundError as exc:
+            data = read_object(self.client, self.bucket, state.tail_key, path)
+        except ClientError as exc:
+            if not missing(exc):
+                raise
             raise DriverError(
                 f"the pending upload of {path} is damaged: its tail object is missing;"
                 f" delete {path} to discard it"
@@ -258,18 +259,14 @@ class Uploads:
             )
         except ClientError as exc:
             if error_code(exc) not in UPLOAD_GONE:
-                raise translate(exc, bucket=self.bucket, path=path) from exc
+                raise
 
     def sweep(self, path: str) -> None:
         """Delete the state and every tail object of the upload at ``path`` (not those below)."""
-        prefix = self.layout.upload_dir(path)
-        keys: list[str] = []
-        with s3_errors(self.bucket, path):
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
-            )
-            for page in pages:
-                keys.extend(item["Key"] for item in page.get("Contents", ()))
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.layout.uploads_below(path), Delimiter="/"
+        )
+        keys = [item["Key"] for page in pages for item in page.get("Contents", ())]
         self.delete_keys(keys, path)
 
     def discard_below(self, path: str) -> bool:
@@ -282,7 +279,7 @@ class Uploads:
         found = False
         batch: list[str] = []
         aborts: list[tuple[str, str]] = []
-        for key in self._keys(self.layout.upload_dir(path), path):
+        for key in self.keys(self.layout.uploads_below(path)):
             found = True
             upload_path = self.layout.state_path(key)
             if upload_path is not None:
@@ -312,45 +309,47 @@ class Uploads:
         key = self.layout.key(path)
         found = False
         try:
-            with s3_errors(self.bucket, path):
-                pages = self.client.get_paginator("list_multipart_uploads").paginate(
-                    Bucket=self.bucket, Prefix=key
-                )
-                for page in pages:
-                    for upload in page.get("Uploads", ()):
-                        name = upload["Key"]
-                        if name == key or name.startswith(key + "/"):
-                            found = True
-                            self.abort(path, upload["UploadId"], key=name)
-        except DriverError as exc:
+            for name, upload_id in self.multipart_uploads(key):
+                if name == key or name.startswith(key + "/"):
+                    found = True
+                    self.abort(path, upload_id, key=name)
+        except (ClientError, BotoCoreError) as exc:
             LOGGER.warning("could not look for abandoned multipart uploads below %s: %s", path, exc)
         return found
 
-    def _keys(self, prefix: str, path: str) -> Iterator[str]:
-        with s3_errors(self.bucket, path):
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix
-            )
-            for page in pages:
-                for item in page.get("Contents", ()):
-                    yield item["Key"]
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Every key starting with ``prefix``, in byte order."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                yield item["Key"]
 
-    def delete_keys(self, keys: Iterable[str], path: str) -> None:
+    def multipart_uploads(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """The key and id of every multipart upload whose key starts with ``prefix``."""
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        for page in pages:
+            for upload in page.get("Uploads", ()):
+                yield upload["Key"], upload["UploadId"]
+
+    def delete_keys(self, keys: Iterable[str], path: str | None) -> None:
         """Delete ``keys`` with DeleteObjects, 1000 at a time; report every key that failed."""
         failures: list[str] = []
         pending = list(keys)
         for start in range(0, len(pending), DELETE_BATCH):
-            failures.extend(self.delete_batch(pending[start : start + DELETE_BATCH], path))
+            failures.extend(self.delete_batch(pending[start : start + DELETE_BATCH]))
         if failures:
             raise refused(path, failures)
 
-    def delete_batch(self, keys: list[str], path: str) -> list[str]:
+    def delete_batch(self, keys: list[str]) -> list[str]:
         """One DeleteObjects request of at most 1000 ``keys``; each key refused, described."""
-        with s3_errors(self.bucket, path):
-            answer = self.client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
-            )
+        answer = self.client.delete_objects(
+            Bucket=self.bucket,
+            Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+        )
         return [
             f"{self._describe(error.get('Key', '?'))}"
             f" ({error.get('Code', 'error')}: {error.get('Message', 'no message')})"
@@ -358,5 +357,5 @@ class Uploads:
         ]
 
     def _describe(self, key: str) -> str:
-        path = self.layout.path(key)
+        path = self.layout.path_of(key)
         return path if path is not None else f"key {key!r}"

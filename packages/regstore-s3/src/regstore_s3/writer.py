@@ -20,17 +20,17 @@ back (``_read_upload``) only while it is all tail.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from regstore.driver import FileWriter
 from regstore.errors import DriverError, UnsupportedMethodError
 
 from .config import DEFAULT_UPLOAD_CONCURRENCY
-from .errors import s3_errors
 from .uploads import UploadState, complete_upload
 
 if TYPE_CHECKING:
@@ -50,12 +50,7 @@ class S3Writer(FileWriter):
 
     def __init__(self, driver: Bucket, path: str, saved: UploadState | None) -> None:
         state = replace(saved, parts=list(saved.parts)) if saved else UploadState(driver.chunksize)
-        super().__init__(
-            path,
-            size=state.size,
-            driver_name=driver.name,
-            upload_state=saved.hash if saved else None,
-        )
+        super().__init__(path, size=state.size, upload_state=saved.hash if saved else None)
         self._driver = driver
         self._uploads = driver.uploads
         self._key = driver.layout.key(path)
@@ -65,10 +60,10 @@ class S3Writer(FileWriter):
         self._upload = state
         self._part = _PartBuffer(state.chunksize)
         self._stale_tails: list[str] = []
-        self._inflight: deque[tuple[int, Future[str]]] = deque()
-        self._sizes: dict[int, int] = {}
-        self._pool: ThreadPoolExecutor | None = None
-        self._failure: BaseException | None = None
+        #: Parts handed to the in-flight pool and not yet recorded: their ETag and size.
+        self._sent: list[tuple[Future[str], int]] = []
+        #: A write that failed part-way: what the last close saved is all a close may keep.
+        self._broken: BaseException | None = None
         self._changed = False
         self._committed = False
 
@@ -84,7 +79,7 @@ class S3Writer(FileWriter):
             # Some of ``data`` may be in the part buffer or a part, the rest not, and the
             # core counts none of it: a close must not save (parts, tail and hash would
             # disagree), so the upload keeps what the last close saved.
-            self._failure = exc
+            self._broken = exc
             raise
 
     def _cut_into_parts(self, data: memoryview) -> None:
@@ -93,57 +88,50 @@ class S3Writer(FileWriter):
         while offset < end:
             if not self._part and end - offset >= chunk:
                 # A whole part straight from the caller's bytes (copied: they may be reused).
-                self._make_room()
                 self._submit(bytes(data[offset : offset + chunk]))
                 offset += chunk
                 continue
             offset += self._part.fill(data[offset:])
             if self._part.full:
-                self._make_room()
                 self._submit(self._part.take())
 
     def _close(self) -> None:
-        try:
-            self._check_healthy()
-            self._collect(wait_all=True)
-            if not self._changed and self._saved is not None:
-                return
-            self._read_back_tail()
-            state = self._upload
-            tail = self._part.contents()
-            size = sum(part_size for _, part_size in state.parts) + len(tail)
-            tail_key = self._uploads.put_tail(self.path, tail, size)
-            # Read after the parts and tail are stored: the hash caught up meanwhile. A
-            # state exported at another size than these parts and tail is never kept.
-            hash_state = self.upload_state if size == self.size else None
-            saved = replace(
-                state,
-                parts=list(state.parts),
-                tail_key=tail_key,
-                tail_size=len(tail),
-                hash=hash_state,
-            )
-            self._uploads.save(self.path, saved)
-            self._saved = saved
-            self._forget_stale_tails(keep=tail_key)
-        finally:
-            self._shutdown(cancel=False)
+        self._check_healthy()
+        self._collect()
+        if not self._changed and self._saved is not None:
+            return
+        self._read_back_tail()
+        state = self._upload
+        tail = self._part.contents()
+        size = sum(part_size for _, part_size in state.parts) + len(tail)
+        tail_key = self._uploads.put_tail(self.path, tail, size)
+        # Read after the parts and tail are stored: the hash caught up meanwhile. A
+        # state exported at another size than these parts and tail is never kept.
+        hash_state = self.upload_state if size == self.size else None
+        saved = replace(
+            state,
+            parts=list(state.parts),
+            tail_key=tail_key,
+            tail_size=len(tail),
+            hash=hash_state,
+        )
+        self._uploads.save(self.path, saved)
+        self._saved = saved
+        self._forget_stale_tails(keep=tail_key)
 
     def _commit(self) -> None:
         self._check_healthy()
         if not self._committed:
             self._read_back_tail()
-            self._collect(wait_all=True)
+            self._collect()
             state = self._upload
-            client, bucket = self._driver.client, self._driver.bucket
             if not state.parts:
-                with s3_errors(bucket, self.path):
-                    client.put_object(
-                        Bucket=bucket,
-                        Key=self._key,
-                        Body=self._part.contents(),
-                        **self._driver.config.write_arguments(),
-                    )
+                self._driver.client.put_object(
+                    Bucket=self._driver.bucket,
+                    Key=self._key,
+                    Body=self._part.contents(),
+                    **self._driver.config.write_arguments(),
+                )
             else:
                 parts = list(state.parts)
                 if self._part:
@@ -152,7 +140,6 @@ class S3Writer(FileWriter):
                     parts.append((etag, len(self._part)))
                 self._complete(parts)
             self._committed = True
-        self._shutdown(cancel=False)
         self._uploads.sweep(self.path)
         if not self._upload.parts:
             # Recorded before a first part that never completed (its writer failed).
@@ -162,7 +149,7 @@ class S3Writer(FileWriter):
     def _flush(self) -> None:
         """Wait for the parts in flight (the hash catches up meanwhile) before a checked commit."""
         self._check_healthy()
-        self._collect(wait_all=True)
+        self._collect()
 
     def _read_upload(self) -> Iterator[bytes]:
         """The upload's bytes while it is all tail; S3 cannot read back uncompleted parts.
@@ -181,7 +168,8 @@ class S3Writer(FileWriter):
         yield self._part.contents()
 
     def _cancel(self) -> None:
-        self._shutdown(cancel=True)
+        self._in_flight(self._parts_in_flight).shutdown()
+        self._sent.clear()
         upload_id = self._upload.upload_id or (self._saved.upload_id if self._saved else None)
         # The state goes first: a kill in between leaves an unnamed upload for
         # ``delete`` to sweep, never a state naming an aborted upload.
@@ -192,26 +180,21 @@ class S3Writer(FileWriter):
     # -- parts ----------------------------------------------------------------------
 
     def _submit(self, part: bytes | bytearray) -> None:
-        """Start uploading ``part`` as the next part (after ``_make_room``)."""
+        """Start uploading ``part`` as the next part, once fewer than the limit are in flight."""
         upload_id = self._ensure_upload()
-        number = len(self._upload.parts) + len(self._inflight) + 1
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                self._parts_in_flight, thread_name_prefix=f"regstore-s3-parts-{self.path}"
-            )
-        future = self._pool.submit(self._upload_part, upload_id, number, part)
-        self._inflight.append((number, future))
-        self._sizes[number] = len(part)
+        number = len(self._upload.parts) + len(self._sent) + 1
+        parts = self._in_flight(self._parts_in_flight)
+        future = parts.submit(lambda: self._upload_part(upload_id, number, part))
+        self._sent.append((future, len(part)))
 
     def _upload_part(self, upload_id: str | None, number: int, part: bytes | bytearray) -> str:
-        with s3_errors(self._driver.bucket, self.path):
-            answer = self._driver.client.upload_part(
-                Bucket=self._driver.bucket,
-                Key=self._key,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=part,
-            )
+        answer = self._driver.client.upload_part(
+            Bucket=self._driver.bucket,
+            Key=self._key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=part,
+        )
         return str(answer["ETag"])
 
     def _ensure_upload(self) -> str:
@@ -223,12 +206,11 @@ class S3Writer(FileWriter):
         """
         if self._upload.upload_id is not None:
             return self._upload.upload_id
-        with s3_errors(self._driver.bucket, self.path):
-            answer = self._driver.client.create_multipart_upload(
-                Bucket=self._driver.bucket,
-                Key=self._key,
-                **self._driver.config.write_arguments(),
-            )
+        answer = self._driver.client.create_multipart_upload(
+            Bucket=self._driver.bucket,
+            Key=self._key,
+            **self._driver.config.write_arguments(),
+        )
         upload_id = str(answer["UploadId"])
         recorded = replace(self._saved or UploadState(self._upload.chunksize), upload_id=upload_id)
         self._uploads.save(self.path, recorded)
@@ -236,28 +218,13 @@ class S3Writer(FileWriter):
         self._upload.upload_id = upload_id
         return upload_id
 
-    def _make_room(self) -> None:
-        """Wait until fewer than the parts in flight are uploading, before a new one."""
-        while True:
-            running = [future for _, future in self._inflight if not future.done()]
-            if len(running) < self._parts_in_flight:
-                break
-            wait(running, return_when=FIRST_COMPLETED)
-        self._collect(wait_all=False)
-
-    def _collect(self, *, wait_all: bool) -> None:
-        """Record finished parts in order; with ``wait_all``, wait for every part."""
-        while self._inflight:
-            number, future = self._inflight[0]
-            if not wait_all and not future.done():
-                return
-            try:
-                etag = future.result()
-            except BaseException as exc:
-                self._failure = exc
-                raise
-            self._inflight.popleft()
-            self._upload.parts.append((etag, self._sizes.pop(number)))
+    def _collect(self) -> None:
+        """Wait for every part in flight and record them in order (the first failure raises)."""
+        if not self._sent:
+            return
+        self._in_flight(self._parts_in_flight).wait()
+        self._upload.parts.extend((future.result(), size) for future, size in self._sent)
+        self._sent.clear()
 
     def _complete(self, parts: list[tuple[str, int]]) -> None:
         assert self._upload.upload_id is not None
@@ -287,23 +254,15 @@ class S3Writer(FileWriter):
         self._stale_tails = []
         try:
             self._uploads.delete_keys(stale, self.path)
-        except DriverError as exc:
+        except (DriverError, ClientError, BotoCoreError) as exc:
             LOGGER.warning("could not delete an old tail of %s: %s", self.path, exc)
 
     def _check_healthy(self) -> None:
-        if self._failure is not None:
+        if self._broken is not None:
             raise DriverError(
-                f"an earlier part upload of {self.path} failed ({self._failure}); the upload"
+                f"an earlier part upload of {self.path} failed ({self._broken}); the upload"
                 " keeps what the last successful close saved: resume it with append=True"
-            ) from self._failure
-
-    def _shutdown(self, *, cancel: bool) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=cancel)
-            self._pool = None
-        if cancel:
-            self._inflight.clear()
-            self._sizes.clear()
+            ) from self._broken
 
 
 class _PartBuffer:
