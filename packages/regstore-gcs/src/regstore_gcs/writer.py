@@ -167,7 +167,7 @@ class GCSWriter(FileWriter):
         return self._in_flight(PARTS_IN_FLIGHT, self._uploads.executor)
 
     def _check_failed(self) -> None:
-        failure = self._broken or (self._parts.failure if self._parts is not None else None)
+        failure = self._broken or self._pool().failure
         if failure is not None:
             raise DriverError(
                 f"the writer of {self.path} failed earlier ({failure}); the pending"
