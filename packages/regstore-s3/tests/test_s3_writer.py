@@ -368,3 +368,36 @@ def test_encryption_covers_content_and_upload_bookkeeping(
             assert head.get("ServerSideEncryption") == "AES256", key
         driver.delete("/secret")
     assert leftovers(backend, root) == []
+
+
+def test_an_upload_stored_by_the_previous_release_resumes(
+    backend: Backend, driver: regstore.StorageDriver, root: str
+) -> None:
+    # The keys and state format every release wrote: a state object and a tail
+    # object below ``<root>/~regstore/uploads/<path>/``, the parts in a multipart upload.
+    path, client, bucket = "/repo/_uploads/u1/data", backend.client, backend.bucket
+    part, tail, more = random_bytes(CHUNK, 20), random_bytes(1000, 21), random_bytes(500, 22)
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=f"{root}{path}")["UploadId"]
+    etag = client.upload_part(
+        Bucket=bucket, Key=f"{root}{path}", UploadId=upload_id, PartNumber=1, Body=part
+    )["ETag"]
+    directory = f"{root}/~regstore/uploads{path}"
+    tail_key = f"{directory}/tail-{CHUNK + len(tail)}-0123456789abcdef"
+    client.put_object(Bucket=bucket, Key=tail_key, Body=tail)
+    state = {
+        "version": 1,
+        "chunksize": CHUNK,
+        "upload_id": upload_id,
+        "parts": [{"etag": etag, "size": CHUNK}],
+        "tail_key": tail_key,
+        "tail_size": len(tail),
+    }
+    client.put_object(Bucket=bucket, Key=f"{directory}/state", Body=json.dumps(state).encode())
+
+    assert [(u.path, u.size) for u in driver.pending_uploads()] == [(path, CHUNK + len(tail))]
+    writer = driver.writer(path, append=True)
+    assert writer.size == CHUNK + len(tail)
+    writer.write(more)
+    writer.commit()
+    assert driver.get_content(path) == part + tail + more
+    assert leftovers(backend, root) == []
