@@ -13,9 +13,9 @@ that would not fit is not kept, and a resumed writer then reads the upload back.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
+
+from regstore.objectstore.statetext import state_from_text, state_to_text
 
 __all__ = ["METADATA_KEY", "MAX_ENCODED", "state_from_metadata", "state_metadata"]
 
@@ -29,12 +29,8 @@ MAX_ENCODED = METADATA_LIMIT - len(METADATA_KEY)
 
 def state_metadata(state: bytes | None) -> dict[str, str] | None:
     """The metadata that keeps ``state`` (None: none to keep, or too large for Azure)."""
-    if not state:
-        return None
-    encoded = base64.b64encode(state).decode("ascii")
-    if len(encoded) > MAX_ENCODED:
-        return None
-    return {METADATA_KEY: encoded}
+    encoded = state_to_text(state, MAX_ENCODED)
+    return None if encoded is None else {METADATA_KEY: encoded}
 
 
 def state_from_metadata(metadata: Mapping[str, str] | None) -> bytes | None:
@@ -48,9 +44,4 @@ def state_from_metadata(metadata: Mapping[str, str] | None) -> bytes | None:
     encoded = next(
         (value for name, value in metadata.items() if name.lower() == METADATA_KEY), None
     )
-    if not encoded:
-        return None
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        return None
+    return state_from_text(encoded)

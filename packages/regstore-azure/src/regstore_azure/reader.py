@@ -176,14 +176,7 @@ def read_whole(blob: BlobClient, path: str, chunk: int, attempts: int) -> bytes:
 
     def read() -> bytes:
         with open_version(blob, path, 0, chunk, attempts) as stream:
-            content = bytearray(stream.end)
-            view = memoryview(content)
-            filled = 0
-            while filled < len(content) and (count := stream.readinto(view[filled:])):
-                filled += count
-            view.release()
-            del content[filled:]
-            return bytes(content)
+            return stream.read_all()
 
     try:
         return read_one_version(read, RESTARTS)

@@ -14,8 +14,6 @@ last compose, so the object appears whole or not at all.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -26,6 +24,7 @@ from google.api_core import exceptions as api
 from google.cloud import storage
 
 from regstore.errors import DriverError
+from regstore.objectstore.statetext import state_from_text, state_to_text
 
 from .deleting import Deleter
 from .layout import GCSLayout
@@ -54,6 +53,8 @@ _META_HASH = "regstore-hash-state"
 #: The largest hash state kept in metadata (GCS allows 8 KiB of custom metadata in all);
 #: the core's states are a few hundred bytes, a larger one is not kept (the core reads back).
 MAX_STATE = 2048
+#: Its length as base64, the form metadata carries.
+MAX_STATE_TEXT = 4 * -(-MAX_STATE // 3)
 
 
 @dataclass(frozen=True)
@@ -94,24 +95,15 @@ def _metadata(pending: Pending) -> dict[str, str]:
         _META_PART_SIZE: str(pending.part_size),
         _META_SIZE: str(pending.size),
     }
-    if pending.state is not None and len(pending.state) <= MAX_STATE:
-        metadata[_META_HASH] = base64.b64encode(pending.state).decode("ascii")
+    text = state_to_text(pending.state, MAX_STATE_TEXT)
+    if text is not None:
+        metadata[_META_HASH] = text
     return metadata
 
 
 def _decode_state(meta: Mapping[str, str]) -> bytes | None:
-    """The hash state kept in a state object's metadata; None when absent or unreadable.
-
-    The core checks the state (its CRC, algorithm and byte count) before it
-    uses it, and reads the upload back when it cannot.
-    """
-    encoded = meta.get(_META_HASH)
-    if not encoded:
-        return None
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        return None
+    """The hash state kept in a state object's metadata; None when absent or unreadable."""
+    return state_from_text(meta.get(_META_HASH))
 
 
 class UploadStore:

@@ -111,14 +111,4 @@ def read_object(client: Any, bucket: str, key: str, path: str) -> bytes:
 def _read_whole(client: Any, bucket: str, key: str, path: str) -> bytes:
     answer = get_object(client, bucket, key, path)
     with _stream(client, bucket, key, path, answer, 0) as raw:
-        content = bytearray(raw.end)
-        view = memoryview(content)
-        filled = 0
-        while filled < len(content):
-            count = raw.readinto(view[filled:])
-            if not count:
-                break
-            filled += count
-        view.release()
-        del content[filled:]
-    return bytes(content)
+        return raw.read_all()

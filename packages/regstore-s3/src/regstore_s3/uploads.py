@@ -11,8 +11,6 @@ request a close makes anyway, and read with them when the upload is resumed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -24,6 +22,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from regstore.errors import DriverError
+from regstore.objectstore.statetext import state_from_text, state_to_text
 
 from .errors import NOT_FOUND, error_code, missing
 from .layout import S3Layout
@@ -79,7 +78,7 @@ class UploadState:
         }
         if self.hash is not None:
             # Optional, so releases that predate it still read the state.
-            content["hash"] = base64.b64encode(self.hash).decode("ascii")
+            content["hash"] = state_to_text(self.hash)
         return json.dumps(content, separators=(",", ":")).encode()
 
     @classmethod
@@ -107,13 +106,10 @@ def _hash_state(encoded: object) -> bytes | None:
     A damaged hash state costs only the hash: the core then reads the upload
     back where it can, rather than the whole upload becoming unreadable.
     """
-    if not isinstance(encoded, str):
-        return None
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
+    state = state_from_text(encoded)
+    if state is None and encoded:
         LOGGER.warning("ignoring a hash state that is not base64 in an upload state object")
-        return None
+    return state
 
 
 def refused(path: str | None, failures: list[str]) -> DriverError:

@@ -69,6 +69,17 @@ class ResumingStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read_all(self) -> bytes:
+        """The rest of the object, read into one buffer of its known size (no regrowth)."""
+        content = bytearray(self.remaining())
+        view = memoryview(content)
+        filled = 0
+        while filled < len(content) and (count := self.readinto(view[filled:])):
+            filled += count
+        view.release()
+        del content[filled:]
+        return bytes(content)
+
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         failures = 0
         while True:
