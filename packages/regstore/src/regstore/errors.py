@@ -266,9 +266,7 @@ def translate_error(
         return exc
     if translate is not None:
         claimed = translate(exc, operation, path if isinstance(path, str) else None)
-        if claimed is not None:
-            if claimed.__cause__ is None and claimed is not exc:
-                claimed.__cause__ = exc
+        if claimed is not None:  # its callers raise it ``from exc``
             return translate_error(claimed, driver_name, operation, path, None)
     where = f" {path}" if path is not None else ""
     text = str(exc).strip() or type(exc).__name__

@@ -143,7 +143,7 @@ class ObjectStoreDriver(StorageDriver):
         private = layout.private
         path_of = layout.path_of
         for key, size, modified in self.list_objects(prefix, start):
-            if key >= private and key.startswith(private):
+            if key.startswith(private):
                 return  # the private area sorts after every path
             found = path_of(key)
             if found is None or (after is not None and found <= after):
