@@ -204,10 +204,9 @@ class _Radosgw(_Target):
         return "s3"
 
     def close(self) -> None:
-        keys = list(self._keys(""))
-        for start in range(0, len(keys), 1000):
-            batch = [{"Key": key} for key in keys[start : start + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        from regstore_s3.testing import empty_bucket
+
+        empty_bucket(self.client, self.bucket)
         self.client.delete_bucket(Bucket=self.bucket)
 
 

@@ -163,16 +163,9 @@ def s3_backend(label: str, server: S3Server) -> Backend:
         made.append(ObstoreClient(store, ROOT))
 
     def remove() -> None:
-        pages = raw.get_paginator("list_multipart_uploads").paginate(Bucket=bucket)
-        for page in pages:
-            for upload in page.get("Uploads", ()):
-                raw.abort_multipart_upload(
-                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-        for page in raw.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
-            if keys:
-                raw.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+        from regstore_s3.testing import empty_bucket
+
+        empty_bucket(raw, bucket)
         raw.delete_bucket(Bucket=bucket)
 
     return Backend(label, made, parameters=dict(parameters, rootdirectory="rss"), remove=remove)

@@ -22,6 +22,7 @@ from botocore.config import Config
 from goregistry import filesystem_storage, rgw_connection, s3_storage
 
 import regstore
+from regstore_s3.testing import empty_bucket
 from testenv import unique_name
 
 __all__ = ["Store", "Tree", "raw_s3_client"]
@@ -209,12 +210,5 @@ def empty_store(kind: str, tmp_path: Path, name: str) -> Iterator[Store]:
         yield Store("s3", name, connection=connection, bucket=bucket)
     finally:
         with contextlib.suppress(Exception):
-            for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", ()):
-                client.abort_multipart_upload(
-                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
-                if keys:
-                    client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            empty_bucket(client, bucket)
             client.delete_bucket(Bucket=bucket)

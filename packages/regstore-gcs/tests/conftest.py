@@ -20,12 +20,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 import regstore
+from regstore_gcs import testing
 from testenv import backend_env, unique_name
 
 #: Small parts, so that kilobytes of test data cross part boundaries.
@@ -51,21 +50,7 @@ def admin_client(endpoint: str) -> storage.Client:
 @pytest.fixture(scope="session")
 def service_account() -> dict[str, str]:
     """A service-account key made here (emulators do not check signatures)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": "regstore-test",
-        "private_key_id": "0" * 40,
-        "private_key": pem,
-        "client_email": "regstore-test@regstore-test.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
+    return dict(testing.service_account())
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
-
+from regstore_s3.testing import admin_client, moto_connection, rgw_connection
 from testenv import backend_env
 
 MiB = 1 << 20
@@ -36,29 +34,12 @@ class Backend:
 def connection(name: str) -> dict[str, str]:
     """Endpoint and credentials of a running backend; skips (or fails in CI) without it."""
     env = backend_env(name)
-    if name == "moto":
-        return {
-            "regionendpoint": env["REGSTORE_TEST_MOTO_ENDPOINT"],
-            "accesskey": "testing",
-            "secretkey": "testing",
-        }
-    return {
-        "regionendpoint": env["REGSTORE_TEST_RGW_ENDPOINT"],
-        "accesskey": env["REGSTORE_TEST_RGW_ACCESS_KEY"],
-        "secretkey": env["REGSTORE_TEST_RGW_SECRET_KEY"],
-    }
+    return moto_connection(env) if name == "moto" else rgw_connection(env)
 
 
 def raw_client(connection: dict[str, str]) -> Any:
     """A plain boto3 client, independent of the driver, to look into the bucket."""
-    return boto3.client(
-        "s3",
-        endpoint_url=connection["regionendpoint"],
-        region_name="us-east-1",
-        aws_access_key_id=connection["accesskey"],
-        aws_secret_access_key=connection["secretkey"],
-        config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
-    )
+    return admin_client(connection)
 
 
 def keys_under(client: Any, bucket: str, prefix: str) -> list[str]:

@@ -169,28 +169,6 @@ class Store:
         return regstore.from_config(self.config, {})
 
 
-@functools.lru_cache(maxsize=1)
-def _service_account() -> dict[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": "regstore-test",
-        "private_key_id": "0" * 40,
-        "private_key": pem,
-        "client_email": "regstore-test@regstore-test.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
-
-
 def _s3_parameters() -> dict[str, Any]:
     pytest.importorskip("regstore_s3")
     import boto3
@@ -233,6 +211,8 @@ def _gcs_parameters(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
+    from regstore_gcs.testing import service_account
+
     endpoint = backend_env("fakegcs")["REGSTORE_TEST_FAKEGCS_ENDPOINT"]
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
     admin = storage.Client(
@@ -241,7 +221,7 @@ def _gcs_parameters(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         client_options={"api_endpoint": endpoint},
     )
     bucket = admin.create_bucket(unique_name("cli"))
-    return {"bucket": bucket.name, "credentials": _service_account()}
+    return {"bucket": bucket.name, "credentials": dict(service_account())}
 
 
 @pytest.fixture
