@@ -114,15 +114,29 @@ def test_a_delete_of_a_missing_file_turned_away_first_is_path_not_found(
 ) -> None:
     """An attempt the service turned away did nothing, so the 404 after it stands.
 
-    (A broken connection leaves the client unable to tell whether the delete
-    reached the service; then a 404 counts as deleted.)
+    The path's own blob is looked up before it is deleted: a missing one is
+    never sent a delete, whose lost answer could not tell "deleted" from
+    "never there".
     """
     driver = through(make_driver, fault_proxy)
     driver.put_content("/dir/other", b"x")
-    aim(fault_proxy, kind, r"^DELETE .*/dir/missing$", retry_after=0)
+    aim(fault_proxy, kind, r"^HEAD .*/dir/missing$", retry_after=0)
     with pytest.raises(PathNotFoundError):
         driver.delete("/dir/missing")
     assert fault_proxy.stats().by_kind == {kind: 1}
+    assert driver.get_content("/dir/other") == b"x"
+
+
+@pytest.mark.parametrize("kind", ["cut-body", "drop-response"])
+def test_a_delete_of_a_missing_path_does_not_hang_on_a_lost_answer(
+    make_driver: DriverFactory, fault_proxy: FaultProxy, kind: str
+) -> None:
+    """Nothing there is path not found, whatever answers to a delete would have been lost."""
+    driver = through(make_driver, fault_proxy)
+    driver.put_content("/dir/other", b"x")
+    aim(fault_proxy, kind, r"^DELETE .*/dir/missing", times=3)
+    with pytest.raises(PathNotFoundError):
+        driver.delete("/dir/missing")
     assert driver.get_content("/dir/other") == b"x"
 
 

@@ -188,14 +188,17 @@ class AzureDriver(ObjectStoreDriver):
                 raise
 
     def delete(self, path: str) -> None:
-        # Azure's own: the path's blob is deleted unlisted in the first batch (no HEAD
-        # first), and a staging blob with uncommitted blocks only needs its blocks
-        # dropped before it can go. A listed name counts as found whatever its delete
-        # answers (404 included: a concurrent or retried delete).
+        # Azure's own: a staging blob with uncommitted blocks only needs its blocks
+        # dropped before it can go. A name listed or headed counts as found whatever
+        # its delete answers (404 included: a concurrent or retried delete); the
+        # path's own blob is headed first, since a retried delete whose answer was
+        # lost cannot tell "deleted it" from "was never there".
         key = self.layout.key(path)
         deleter = self._backend.deleter
         below = [entry.key for entry in self.list_objects(self.layout.dir_prefix(path))]
-        found = deleter.delete([key, *below])[key] or bool(below)
+        found = self.head_object(key) is not None
+        deleter.delete([key, *below] if found else below)
+        found = found or bool(below)
         pending = list(self.upload_keys(path))
         for name, deleted in deleter.delete(pending).items():
             if not deleted:
