@@ -1,7 +1,8 @@
 """The boto3 client the driver talks through, configured from ``S3Config``.
 
 Retries come from botocore's standard retry mode; timestamps are parsed by
-``timestamps.parse`` (a listing carries one per key); the connection pool holds
+``timestamps.parse`` (a listing carries one per key) and listing pages by
+``listing`` in one pass; the connection pool holds
 at least one connection per part a writer keeps in flight, and one per part of
 a parallel copy up to a bound. Without ``accesskey`` and ``secretkey`` the AWS
 SDK's default credential chain applies.
@@ -24,6 +25,7 @@ from botocore.config import Config
 
 from . import timestamps
 from .config import S3Config
+from .listing import install_listing_reader
 from .logs import install_request_logging
 
 __all__ = ["MAX_ATTEMPTS", "build_client", "pool_size", "signs_payload"]
@@ -95,6 +97,7 @@ def build_client(config: S3Config, endpoint: str | None = None) -> Any:
         config=botocore_config,
     )
     install_request_logging(client, config.loglevel)
+    install_listing_reader(client)
     client.meta.events.register("before-send.s3.PutObject", _send_small_bodies_at_once)
     return client
 
