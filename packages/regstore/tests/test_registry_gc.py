@@ -206,3 +206,28 @@ def test_bad_arguments_are_refused(driver: StorageDriver) -> None:
         collect(driver, grace=timedelta(seconds=-1))
     with pytest.raises(ValueError, match="workers"):
         collect(driver, workers=0)
+
+
+def test_odd_blob_directories_are_reported_and_the_rest_swept(driver: StorageDriver) -> None:
+    """Misplaced data is reported and left, a directory without data is left, extras go whole."""
+    tree = build_tree(driver, repositories=2)
+    garbage = sorted(tree.deleted_blobs(False))
+    assert len(garbage) >= 2
+    blobs = LAYOUT.blobs
+    misplaced = [f"{blobs}/sha256/ab/data", f"{blobs}/sha256/data"]
+    for path in misplaced:
+        driver.put_content(path, b"misplaced")
+    empty = LAYOUT.blob_dir("sha256:" + "c" * 64)
+    driver.put_content(empty + "/leftover", b"no data here")
+    extra = LAYOUT.blob_dir(garbage[0]) + "/extra"
+    driver.put_content(extra, b"beside the data")
+    report = collect(driver, grace=NO_GRACE)
+    assert set(report.blobs_deleted) == tree.deleted_blobs(False)
+    assert not exists(driver, LAYOUT.blob_dir(garbage[0])), "a blob directory goes whole"
+    assert sorted(p for p in report.problems if p.startswith("bad-path")) == sorted(
+        f"bad-path - {path}: blob data outside blobs/<alg>/<hex[0:2]>/<hex>" for path in misplaced
+    )
+    for path in misplaced:
+        assert driver.get_content(path) == b"misplaced"
+    assert exists(driver, empty + "/leftover")
+    assert f"blob directory {empty} has no data file: left alone" in report.warnings

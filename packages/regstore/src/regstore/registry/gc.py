@@ -397,7 +397,7 @@ def collect(
     )
     # The walk of blobs/ needs nothing from marking until the sweep: it runs from the start.
     blob_walk = Prefetch(
-        lambda: _walk_blobs(run.driver, run.layout),
+        lambda: _blob_dirs(run.layout, _walk_blobs(run.driver, run.layout)),
         capacity=_READ_AHEAD,
         name="regstore-gc-blobs",
     )
@@ -460,12 +460,16 @@ def _sweep_manifests(
 
 @dataclass
 class _BlobDir:
-    """One ``blobs/<alg>/<xx>/<hex>`` directory as the walk shows it."""
+    """One ``blobs/<alg>/<xx>/<hex>`` directory as the walk shows it, or a misplaced data file."""
 
     path: str
     data: FileInfo | None = None
     #: Anything in it besides ``data``: then the directory goes, not just the file.
     more: bool = False
+    #: A ``data`` file outside any blob directory; ``path`` is the file's.
+    misplaced: bool = False
+    #: Entries of the walk read up to this one (for progress).
+    seen: int = 0
 
 
 def _walk_blobs(driver: StorageDriver, layout: Layout) -> Iterator[FileInfo]:
@@ -478,9 +482,12 @@ def _walk_blobs(driver: StorageDriver, layout: Layout) -> Iterator[FileInfo]:
     return driver.walk(layout.blobs, prune=prune)
 
 
-def _blob_dirs(run: _Run, walk: Iterable[FileInfo]) -> Iterator[_BlobDir]:
-    """Every blob directory of ``walk`` (``_walk_blobs``); misplaced ``data`` files reported."""
-    layout = run.layout
+def _blob_dirs(layout: Layout, walk: Iterable[FileInfo]) -> Iterator[_BlobDir]:
+    """Every blob directory of ``walk`` (``_walk_blobs``) and every misplaced data file, in order.
+
+    It touches no state of the collection, so it runs on the walk's read-ahead
+    thread while marking goes on, and the sweep only filters what it yields.
+    """
     base = layout.blobs + "/"
 
     def depth(path: str) -> int:
@@ -491,7 +498,6 @@ def _blob_dirs(run: _Run, walk: Iterable[FileInfo]) -> Iterator[_BlobDir]:
     try:
         for info in walk:
             count += 1
-            run.tick("sweep", count)
             if info.is_dir:
                 if depth(info.path) == 3:
                     if current is not None:
@@ -502,21 +508,21 @@ def _blob_dirs(run: _Run, walk: Iterable[FileInfo]) -> Iterator[_BlobDir]:
                 continue
             directory, _, name = info.path.rpartition("/")
             if current is not None and directory == current.path:
+                current.seen = count
                 if name == "data":
                     current.data = info
                 else:
                     current.more = True
             elif name == "data":
-                run.problem(
-                    "bad-path", "", info.path, "blob data outside blobs/<alg>/<hex[0:2]>/<hex>"
-                )
+                yield _BlobDir(info.path, info, misplaced=True, seen=count)
     except PathNotFoundError:
         pass  # no blobs at all
     if current is not None:
+        current.seen = count
         yield current
-    run.tick("sweep", count, force=True)
 
 
+_MISPLACED = "blob data outside blobs/<alg>/<hex[0:2]>/<hex>"
 #: Blob data files handed to one ``delete_files`` call of a driver that batches deletes.
 DELETE_BATCH = 1000
 
@@ -527,25 +533,31 @@ def _batches_deletes(driver: StorageDriver) -> bool:
 
 
 def _sweep_blobs(
-    run: _Run, pool: ThreadPoolExecutor, workers: int, dry_run: bool, walk: Iterable[FileInfo]
+    run: _Run,
+    pool: ThreadPoolExecutor,
+    workers: int,
+    dry_run: bool,
+    blob_dirs: Iterable[_BlobDir],
 ) -> None:
     layout, report = run.layout, run.report
     batch_size = DELETE_BATCH if _batches_deletes(run.driver) else 1
 
     def doomed() -> Iterator[tuple[str, int, str]]:
         """``(digest, size, what to delete)`` of every unmarked blob old enough to go."""
-        for blob in _blob_dirs(run, walk):
+        seen = 0
+        for blob in blob_dirs:
+            crossed = blob.seen // _EVERY > seen // _EVERY
+            seen = max(seen, blob.seen)
+            run.tick("sweep", seen, force=crossed)
+            if blob.misplaced:
+                run.problem("bad-path", "", blob.path, _MISPLACED)
+                continue
             if blob.data is None:
                 _no_data(report, blob.path)
                 continue
             digest = layout.digest_of_blob_dir(blob.path)
             if digest is None:
-                run.problem(
-                    "bad-path",
-                    "",
-                    blob.data.path,
-                    "blob data outside blobs/<alg>/<hex[0:2]>/<hex>",
-                )
+                run.problem("bad-path", "", blob.data.path, _MISPLACED)
                 continue
             if digest in run.marked:
                 continue
@@ -556,6 +568,7 @@ def _sweep_blobs(
             # The data file alone when it is all there is: the same result as the
             # directory, and a backend deletes files in bulk, trees one at a time.
             yield digest, blob.data.size, blob.path if blob.more else blob.data.path
+        run.tick("sweep", seen, force=True)
 
     def batches() -> Iterator[list[tuple[str, int, str]]]:
         files: list[tuple[str, int, str]] = []
