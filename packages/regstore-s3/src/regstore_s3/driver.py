@@ -34,6 +34,7 @@ from .deleting import BatchDeleter
 from .errors import DENIED, error_code, missing, to_contract_error
 from .layout import S3Layout
 from .lifecycle import Lifecycle
+from .quickread import QuickReader
 from .reader import open_object, read_object
 from .uploads import Uploads
 from .writer import S3Writer
@@ -69,6 +70,10 @@ class S3Driver(ObjectStoreDriver):
             ) from exc
         self.uploads = Uploads(self.client, self.bucket, self.layout, self.config.write_arguments())
         self.lifecycle = Lifecycle(self.uploads)
+        # With request logging on, every read goes through the logged call.
+        self.quick_reader = QuickReader(
+            self.client, self.bucket, enabled=self.config.loglevel == "off"
+        )
         self._presigner: Any = None
         self._presigner_lock = threading.Lock()
 
@@ -158,7 +163,11 @@ class S3Driver(ObjectStoreDriver):
     # -- content ----------------------------------------------------------------
 
     def get_content(self, path: str) -> bytes:
-        return read_object(self.client, self.bucket, self.layout.key(path), path)
+        key = self.layout.key(path)
+        content = self.quick_reader.read(key, path)
+        if content is not None:
+            return content
+        return read_object(self.client, self.bucket, key, path)
 
     def put_content(self, path: str, content: bytes | bytearray | memoryview) -> None:
         body = bytes(content) if isinstance(content, memoryview) else content
