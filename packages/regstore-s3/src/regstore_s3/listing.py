@@ -2,7 +2,8 @@
 
 botocore reads a listing page twice: its check for an S3 error sent with
 status 200 parses the whole body, then its model-driven parser walks it again
-in Python, about 50 ms for a page of 1000 keys. A registry walk or a garbage
+in Python: 91 to 110 ms of client CPU for a page of 1000 keys on radosgw with
+a stock client, 21 to 29 ms read here. A registry walk or a garbage
 collection is mostly such pages, and the client's CPU is what bounds it. Here
 a 200 listing is parsed once, by tables built from botocore's own model of the
 answer (the same members, names and types: unknown elements are ignored as
@@ -42,7 +43,8 @@ def install_listing_reader(client: Any) -> bool:
     of the operation's own, so it is replaced, for this client only, by one
     that reads listings itself and hands every other answer to the original.
     """
-    if _CHECK_200 is None:
+    original = _CHECK_200
+    if original is None:
         return False
     try:
         members = _structure(client.meta.service_model.operation_model(_OPERATION).output_shape)
@@ -59,11 +61,10 @@ def install_listing_reader(client: Any) -> bool:
             and read_listing(response_dict, customized_response_dict, members)
         ):
             return
-        assert _CHECK_200 is not None
-        _CHECK_200(operation_model=operation_model, response_dict=response_dict, **kwargs)
+        original(operation_model=operation_model, response_dict=response_dict, **kwargs)
 
     events = client.meta.events
-    events.unregister("before-parse.s3.*", _CHECK_200)
+    events.unregister("before-parse.s3.*", original)
     events.register_first("before-parse.s3.*", check_200_or_read_listing)
     return True
 

@@ -468,7 +468,7 @@ class _BlobDir:
     more: bool = False
     #: A ``data`` file outside any blob directory; ``path`` is the file's.
     misplaced: bool = False
-    #: Entries of the walk read up to this one (for progress).
+    #: Entries of the walk read when it was yielded (for progress; rises item by item).
     seen: int = 0
 
 
@@ -501,6 +501,7 @@ def _blob_dirs(layout: Layout, walk: Iterable[FileInfo]) -> Iterator[_BlobDir]:
             if info.is_dir:
                 if depth(info.path) == 3:
                     if current is not None:
+                        current.seen = count - 1
                         yield current
                     current = _BlobDir(info.path)
                 elif current is not None and info.path.startswith(current.path + "/"):
@@ -508,7 +509,6 @@ def _blob_dirs(layout: Layout, walk: Iterable[FileInfo]) -> Iterator[_BlobDir]:
                 continue
             directory, _, name = info.path.rpartition("/")
             if current is not None and directory == current.path:
-                current.seen = count
                 if name == "data":
                     current.data = info
                 else:
@@ -547,7 +547,7 @@ def _sweep_blobs(
         seen = 0
         for blob in blob_dirs:
             crossed = blob.seen // _EVERY > seen // _EVERY
-            seen = max(seen, blob.seen)
+            seen = blob.seen
             run.tick("sweep", seen, force=crossed)
             if blob.misplaced:
                 run.problem("bad-path", "", blob.path, _MISPLACED)
