@@ -9,6 +9,10 @@ long as that step took in whole runs measured first):
   never a mix; a new process resumes the upload exactly where a ``close()``
   ended (the last one reported, or one that finished just before the kill),
   and finishing it gives exactly the new content;
+- a new writer streaming several parts and committing without a close (a
+  registry's blob upload): afterwards the path holds the old content or the
+  new, and ``purge_uploads`` leaves nothing of the killed upload behind, even
+  one killed before it could record its multipart upload;
 - ``put_content`` of alternating versions: afterwards the path holds one
   whole version.
 
@@ -33,6 +37,7 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +53,8 @@ FS_ROUNDS = int(os.environ.get("REGSTORE_CRASH_ROUNDS", "100"))
 CLOUD_ROUNDS = int(os.environ.get("REGSTORE_CRASH_ROUNDS_CLOUD", "20"))
 #: Share of the kills spent on uploads; the rest on put_content.
 UPLOAD_SHARE = 0.6
+#: Kills of streaming writers, as a share of a target's rounds (on top of the above).
+STREAM_SHARE = 0.25
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +215,79 @@ class CrashTests:
         finally:
             figures.record(request, "crash-upload", target=target.label, **scenario.figures)
             scenario.driver.close()
+
+    def test_killed_stream_leaves_old_or_new_and_purge_leaves_nothing(
+        self, request: pytest.FixtureRequest, target: Target, crasher: Crasher, seed: int
+    ) -> None:
+        rng = random.Random(seed)
+        driver = target.create()
+        base = f"/crash-{rng.randrange(1 << 32):08x}"
+        path = f"{base}/blob/data"
+        part = target.part_size
+        task: dict[str, Any] = {"scenario": "stream", "path": path, "largest_write": part // 2}
+        counts = {"kills": 0, "finished_first": 0, "old": 0, "new": 0, "purged_again": 0}
+        wanted = max(1, round(_rounds(target) * STREAM_SHARE))
+        try:
+            seconds = self._time_a_stream(driver, crasher, target, {**task, "seed": 1}, part)
+            attempts = 0
+            while counts["kills"] < wanted:
+                attempts += 1
+                assert attempts <= 3 * wanted, "most children finished before their kill"
+                size = 2 * part + rng.randrange(part)  # two whole parts or more, and a short one
+                round_task = {**task, "seed": rng.randrange(1 << 30), "size": size}
+                new = crash_worker.content(round_task["seed"], size)
+                old = crash_worker.content(round_task["seed"] + 1, rng.randrange(1, 4096))
+                driver.put_content(path, old)
+                outcome = crasher.run(target.spec(), round_task, rng.uniform(0, seconds))
+                counts["kills" if outcome.killed else "finished_first"] += 1
+                stored = driver.get_content(path)
+                assert stored in (old, new), (
+                    f"after a kill mid-stream the path holds {len(stored)} bytes: neither the"
+                    f" old content ({len(old)} bytes) nor the new ({size} bytes)"
+                )
+                if outcome.said("committed"):
+                    assert stored == new, "a commit was reported, but the old content is there"
+                counts["new" if stored == new else "old"] += 1
+                assert [info.path for info in driver.walk(base)] == [f"{base}/blob", path]
+                counts["purged_again"] += self._purge_all(target, driver, base)
+            _finish(target, driver, base)
+        except AssertionError as failure:
+            raise AssertionError(f"{failure} (REGSTORE_CRASH_SEED={seed})") from None
+        finally:
+            figures.record(request, "crash-stream", target=target.label, **counts)
+            driver.close()
+
+    @staticmethod
+    def _time_a_stream(
+        driver: regstore.StorageDriver,
+        crasher: Crasher,
+        target: Target,
+        task: dict[str, Any],
+        part: int,
+    ) -> float:
+        """Seconds from a child's start to its commit, for a stream of three parts."""
+        task = {**task, "size": 3 * part}
+        outcome = crasher.run(target.spec(), task, None)
+        assert outcome.said("committed")
+        assert driver.get_content(task["path"]) == crash_worker.content(task["seed"], 3 * part)
+        return outcome.seconds
+
+    @staticmethod
+    def _purge_all(target: Target, driver: regstore.StorageDriver, base: str) -> int:
+        """Purge every pending upload below ``base``; then the backend holds nothing else.
+
+        A killed child's last requests may still land after the kill (the server
+        had them whole), so a second purge a moment later may be needed: 1 if so.
+        """
+        later = datetime.now(timezone.utc) + timedelta(minutes=5)
+        driver.purge_uploads(later, base)
+        if not target.leftovers():
+            return 0
+        time.sleep(1.0)
+        driver.purge_uploads(later, base)
+        left = target.leftovers()
+        assert left == [], f"purge_uploads left what a killed stream wrote: {left}"
+        return 1
 
     def test_killed_put_content_leaves_one_whole_version(
         self, request: pytest.FixtureRequest, target: Target, crasher: Crasher, seed: int

@@ -6,6 +6,9 @@ small write, so a kill never leaves half a message):
 
 - ``upload``: a resumable upload in chunks, one writer per chunk, each closed
   (``("closed", size)``), then a last writer that commits it (``("committed", size)``).
+- ``stream``: one new writer over committed content, written in pieces of
+  several parts and committed without a close (``("committed", size)``): the
+  path a registry's blob upload takes.
 - ``put``: ``put_content`` of alternating versions, for a bounded time
   (``("put", index)`` after each).
 
@@ -73,6 +76,15 @@ def _upload(driver: regstore.StorageDriver, task: dict[str, Any], report: Connec
     report.send(("committed", writer.size))
 
 
+def _stream(driver: regstore.StorageDriver, task: dict[str, Any], report: Connection) -> None:
+    data = content(task["seed"], task["size"])
+    writer = driver.writer(task["path"])
+    for low, high in pieces(0, len(data), task["seed"], task["largest_write"]):
+        writer.write(data[low:high])
+    writer.commit()
+    report.send(("committed", writer.size))
+
+
 def _put(driver: regstore.StorageDriver, task: dict[str, Any], report: Connection) -> None:
     versions = [content(seed, size) for seed, size in task["versions"]]
     deadline = time.monotonic() + task["seconds"]
@@ -88,10 +100,8 @@ def run(spec: dict[str, Any], task: dict[str, Any], report: Connection) -> None:
     try:
         driver = _driver(spec)
         report.send(("ready",))
-        if task["scenario"] == "upload":
-            _upload(driver, task, report)
-        else:
-            _put(driver, task, report)
+        scenarios = {"upload": _upload, "stream": _stream, "put": _put}
+        scenarios[task["scenario"]](driver, task, report)
         driver.close()
         report.send(("done",))
     except BaseException:
