@@ -401,3 +401,81 @@ def test_an_upload_stored_by_the_previous_release_resumes(
     writer.commit()
     assert driver.get_content(path) == part + tail + more
     assert leftovers(backend, root) == []
+
+
+def test_writers_sharing_part_buffers_never_mix_their_bytes(
+    backend: Backend, parameters: dict[str, Any], root: str
+) -> None:
+    """Part buffers go back to the driver's spares once sent; four writers at once reuse
+    them part after part, and each commits exactly its own bytes."""
+    limit = 3
+    contents = {f"/shared/{n}": random_bytes(4 * CHUNK + 1000 * n, 30 + n) for n in range(4)}
+    with regstore.create("s3", {**parameters, "multipartuploadmaxconcurrency": limit}) as driver:
+
+        def upload(path: str) -> None:
+            writer = driver.writer(path)
+            for piece in uneven(contents[path], 700_001):
+                writer.write(piece)
+            writer.commit()
+
+        threads = [threading.Thread(target=upload, args=(path,)) for path in contents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for path, content in contents.items():
+            assert driver.get_content(path) == content, path
+        buffers = driver.inner.part_buffers  # type: ignore[attr-defined]
+        # Bounded by one writer's peak, whatever ran at once; dropped with the driver.
+        assert 1 <= buffers.waiting <= limit + 1
+    assert buffers.waiting == 0
+    assert leftovers(backend, root) == []
+
+
+def test_a_commit_whose_last_part_failed_can_be_tried_again(
+    backend: Backend, driver: regstore.StorageDriver, root: str, calls: Calls
+) -> None:
+    """The short last part goes out beside the full ones, outside their pool: its failure
+    fails the commit and leaves the writer open with every byte, as the contract says."""
+    path = "/retried"
+    data = random_bytes(3 * CHUNK + 12_345, 40)
+    client = driver.inner.client  # type: ignore[attr-defined]
+
+    def fail_the_last_part(params: dict[str, Any], **_: Any) -> None:
+        if params["PartNumber"] == 4:
+            raise EndpointConnectionError(endpoint_url="http://unreachable.invalid")
+
+    writer = driver.writer(path)
+    for piece in uneven(data, 1_000_000):
+        writer.write(piece)
+    event = "before-parameter-build.s3.UploadPart"
+    client.meta.events.register(event, fail_the_last_part, unique_id="last")
+    try:
+        with pytest.raises(DriverError, match="cannot reach"):
+            writer.commit()
+    finally:
+        client.meta.events.unregister(event, unique_id="last")
+    assert not writer.closed
+    writer.commit()
+    assert driver.get_content(path) == data
+    numbers = [params["PartNumber"] for params in calls("UploadPart")]
+    assert sorted(set(numbers)) == [1, 2, 3, 4]  # the retry sent part 4 again, not a part 5
+    assert leftovers(backend, root) == []
+
+
+def test_a_new_writer_commits_without_listing_its_bookkeeping(
+    backend: Backend, driver: regstore.StorageDriver, root: str, calls: Calls
+) -> None:
+    """A writer that began with no saved upload knows the keys it wrote: its commit deletes
+    them without a listing, and leaves nothing behind."""
+    data = random_bytes(2 * CHUNK + 77, 41)
+    writer = driver.writer("/fresh")
+    writer.write(data)
+    writer.commit()
+    assert driver.get_content("/fresh") == data
+    assert calls("ListObjectsV2") == []
+    batches = [params["Delete"]["Objects"] for params in calls("DeleteObjects")]
+    deleted = [item["Key"] for batch in batches for item in batch]
+    assert deleted == [f"{root}/~regstore/uploads/fresh/state"]
+    assert leftovers(backend, root) == []
+    assert keys_under(backend.client, backend.bucket, root + "/") == [f"{root}/fresh"]

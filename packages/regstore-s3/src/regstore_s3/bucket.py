@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from .config import S3Config
 from .layout import S3Layout
+from .partbuffers import PartBuffers
 from .uploads import Uploads
 
 __all__ = ["Bucket"]
@@ -41,3 +42,7 @@ class Bucket(Protocol):
     @property
     def uploads(self) -> Uploads:
         """The multipart uploads in progress."""
+
+    @property
+    def part_buffers(self) -> PartBuffers:
+        """Spare part buffers the writers share."""

@@ -34,6 +34,7 @@ from .deleting import BatchDeleter
 from .errors import DENIED, error_code, missing, to_contract_error
 from .layout import S3Layout
 from .lifecycle import Lifecycle
+from .partbuffers import PartBuffers
 from .quickread import QuickReader
 from .reader import open_object, read_object
 from .uploads import Uploads
@@ -70,6 +71,9 @@ class S3Driver(ObjectStoreDriver):
             ) from exc
         self.uploads = Uploads(self.client, self.bucket, self.layout, self.config.write_arguments())
         self.lifecycle = Lifecycle(self.uploads)
+        self.part_buffers = PartBuffers(
+            self.chunksize, spares=self.config.multipartuploadmaxconcurrency + 1
+        )
         # With request logging on, every read goes through the logged call.
         self.quick_reader = QuickReader(
             self.client, self.bucket, enabled=self.config.loglevel == "off"
@@ -262,6 +266,7 @@ class S3Driver(ObjectStoreDriver):
         return self.bucket, self.layout.key(path)
 
     def close(self) -> None:
+        self.part_buffers.clear()
         self.client.close()
         if self._presigner is not None:
             self._presigner.close()

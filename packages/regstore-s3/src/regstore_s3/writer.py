@@ -31,6 +31,7 @@ from regstore.driver import FileWriter
 from regstore.errors import DriverError, UnsupportedMethodError
 
 from .config import DEFAULT_UPLOAD_CONCURRENCY
+from .partbuffers import PartBuffers
 from .uploads import UploadState, complete_upload
 
 if TYPE_CHECKING:
@@ -56,9 +57,17 @@ class S3Writer(FileWriter):
         self._key = driver.layout.key(path)
         self._parts_in_flight = driver.config.multipartuploadmaxconcurrency
         self._saved = saved
+        #: True when the upload's bookkeeping is all this writer's own (it began with
+        #: none), so a commit deletes those keys without listing them.
+        self._fresh = saved is None
         #: The upload as this writer sees it; ``tail_key`` is None once the tail is read back.
         self._upload = state
-        self._part = _PartBuffer(state.chunksize)
+        buffers = driver.part_buffers
+        # A resumed upload keeps the part size it began with, whatever this driver's.
+        if buffers.size != state.chunksize:
+            buffers = PartBuffers(state.chunksize, spares=0)
+        self._buffers = buffers
+        self._part = _PartBuffer(buffers)
         self._stale_tails: list[str] = []
         #: Parts handed to the in-flight pool and not yet recorded: their ETag and size.
         self._sent: list[tuple[Future[str], int]] = []
@@ -83,14 +92,10 @@ class S3Writer(FileWriter):
             raise
 
     def _cut_into_parts(self, data: memoryview) -> None:
-        chunk = self._upload.chunksize
         offset, end = 0, data.nbytes
         while offset < end:
-            if not self._part and end - offset >= chunk:
-                # A whole part straight from the caller's bytes (copied: they may be reused).
-                self._submit(bytes(data[offset : offset + chunk]))
-                offset += chunk
-                continue
+            # Copied, a whole part at a time when ``data`` is that long: the caller
+            # may reuse its bytes once ``write`` returns.
             offset += self._part.fill(data[offset:])
             if self._part.full:
                 self._submit(self._part.take())
@@ -123,9 +128,9 @@ class S3Writer(FileWriter):
         self._check_healthy()
         if not self._committed:
             self._read_back_tail()
-            self._collect()
             state = self._upload
-            if not state.parts:
+            if not state.parts and not self._sent:
+                self._collect()  # the record of an upload whose first part failed
                 self._driver.client.put_object(
                     Bucket=self._driver.bucket,
                     Key=self._key,
@@ -133,14 +138,11 @@ class S3Writer(FileWriter):
                     **self._driver.config.write_arguments(),
                 )
             else:
-                parts = list(state.parts)
-                if self._part:
-                    number = len(parts) + 1
-                    etag = self._upload_part(state.upload_id, number, self._part.contents())
-                    parts.append((etag, len(self._part)))
-                self._complete(parts)
+                last = self._send_last_part()
+                self._collect()
+                self._complete([*state.parts, *last])
             self._committed = True
-        self._uploads.sweep(self.path)
+        self._forget_bookkeeping()
         if not self._upload.parts:
             # Recorded before a first part that never completed (its writer failed).
             self._uploads.abort(self.path, self._upload.upload_id)
@@ -179,13 +181,23 @@ class S3Writer(FileWriter):
 
     # -- parts ----------------------------------------------------------------------
 
-    def _submit(self, part: bytes | bytearray) -> None:
-        """Start uploading ``part`` as the next part, once fewer than the limit are in flight."""
+    def _submit(self, part: bytearray) -> None:
+        """Start uploading ``part`` as the next part, once fewer than the limit are in flight.
+
+        The part's buffer goes back to the driver's spares once it is sent.
+        """
         upload_id = self._ensure_upload()
         number = len(self._upload.parts) + len(self._sent) + 1
         parts = self._in_flight(self._parts_in_flight)
-        future = parts.submit(lambda: self._upload_part(upload_id, number, part))
+        future = parts.submit(lambda: self._send_part(upload_id, number, part))
         self._sent.append((future, len(part)))
+
+    def _send_part(self, upload_id: str, number: int, part: bytearray) -> str:
+        try:
+            return self._upload_part(upload_id, number, part)
+        finally:
+            # botocore holds no reference once the call returned, retries included.
+            self._buffers.give(part)
 
     def _upload_part(self, upload_id: str | None, number: int, part: bytes | bytearray) -> str:
         answer = self._driver.client.upload_part(
@@ -197,12 +209,29 @@ class S3Writer(FileWriter):
         )
         return str(answer["ETag"])
 
-    def _ensure_upload(self) -> str:
-        """The multipart upload's id; a new upload is recorded in the state at once.
+    def _send_last_part(self) -> list[tuple[str, int]]:
+        """Upload the short last part, if any, while the full parts are still in flight.
 
-        Recording it before any part is sent means ``cancel`` or ``delete``
-        abort it after a crash; only a kill between the two requests leaves an
-        unnamed upload, which ``delete`` sweeps (``Uploads.abort_unrecorded``).
+        It is sent from this thread, outside the pool: a failure leaves its
+        bytes in the part buffer and latches nothing, so the commit can be tried
+        again.
+        """
+        if not self._part:
+            return []
+        assert self._upload.upload_id is not None
+        self._in_flight(self._parts_in_flight).make_room()
+        number = len(self._upload.parts) + len(self._sent) + 1
+        etag = self._upload_part(self._upload.upload_id, number, self._part.copy())
+        return [(etag, len(self._part))]
+
+    def _ensure_upload(self) -> str:
+        """The multipart upload's id; a new upload is recorded in the state beside its first part.
+
+        The record goes out in the parts' pool, so it costs the stream no round
+        trip; every close, commit and cancel waits for the pool first, so the
+        record always lands before anything that replaces or deletes it. A
+        process killed before it lands leaves an unnamed upload, which
+        ``delete`` and ``purge_uploads`` abort (``Uploads.abort_unrecorded``).
         """
         if self._upload.upload_id is not None:
             return self._upload.upload_id
@@ -213,16 +242,24 @@ class S3Writer(FileWriter):
         )
         upload_id = str(answer["UploadId"])
         recorded = replace(self._saved or UploadState(self._upload.chunksize), upload_id=upload_id)
-        self._uploads.save(self.path, recorded)
+        self._in_flight(self._parts_in_flight).submit(lambda: self._record(recorded))
         self._saved = recorded
         self._upload.upload_id = upload_id
         return upload_id
 
+    def _record(self, recorded: UploadState) -> str:
+        self._uploads.save(self.path, recorded)
+        return ""
+
     def _collect(self) -> None:
-        """Wait for every part in flight and record them in order (the first failure raises)."""
-        if not self._sent:
+        """Wait for every call in flight (parts and the upload's record) and keep the parts' ETags.
+
+        The first failure raises.
+        """
+        pool = self._in_flight(self._parts_in_flight)
+        if not pool.busy:
             return
-        self._in_flight(self._parts_in_flight).wait()
+        pool.wait()
         self._upload.parts.extend((future.result(), size) for future, size in self._sent)
         self._sent.clear()
 
@@ -238,6 +275,22 @@ class S3Writer(FileWriter):
         )
 
     # -- tail and clean-up ----------------------------------------------------------
+
+    def _forget_bookkeeping(self) -> None:
+        """After the commit: delete the upload's state and tail objects.
+
+        A writer that began with no saved upload knows every key it wrote (the
+        record and the tail of its last close), so it deletes those without a
+        listing; a resumed one lists them, and so also sweeps the tails that
+        earlier processes killed mid-close left behind.
+        """
+        if not self._fresh:
+            self._uploads.sweep(self.path)
+            return
+        keys = [self._uploads.layout.state_key(self.path)] if self._saved is not None else []
+        if self._saved is not None and self._saved.tail_key is not None:
+            keys.append(self._saved.tail_key)
+        self._uploads.delete_keys(keys, self.path)
 
     def _read_back_tail(self) -> None:
         """Put the persisted tail back in front of the part (once, before new bytes)."""
@@ -266,14 +319,11 @@ class S3Writer(FileWriter):
 
 
 class _PartBuffer:
-    """The part being filled, in one allocation of exactly the part size.
+    """The part being filled, in a buffer of exactly the part size from the driver's spares."""
 
-    Filling a preallocated part (rather than growing a buffer) makes every part
-    one same-size allocation, which the allocator reuses part after part.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
+    def __init__(self, buffers: PartBuffers) -> None:
+        self._buffers = buffers
+        self._size = buffers.size
         self._data: bytearray | None = None
         self._filled = 0
 
@@ -288,7 +338,7 @@ class _PartBuffer:
     def fill(self, data: memoryview) -> int:
         """Copy as much of ``data`` as fits; the number of bytes taken."""
         if self._data is None:
-            self._data = bytearray(self._size)
+            self._data = self._buffers.take()
         take = min(self._size - self._filled, data.nbytes)
         self._data[self._filled : self._filled + take] = data[:take]
         self._filled += take
@@ -307,6 +357,17 @@ class _PartBuffer:
             return b""
         return bytes(memoryview(self._data)[: self._filled])
 
+    def copy(self) -> bytearray:
+        """The same copy as a ``bytearray``, which botocore sends in one piece.
+
+        ``bytes`` it wraps in a stream that it hashes and sends 16 KiB at a time.
+        """
+        if self._data is None:
+            return bytearray()
+        return bytearray(memoryview(self._data)[: self._filled])
+
     def clear(self) -> None:
-        """Drop the bytes filled so far."""
+        """Drop the bytes filled so far; the buffer goes back to the spares."""
+        if self._data is not None:
+            self._buffers.give(self._data)
         self._data, self._filled = None, 0

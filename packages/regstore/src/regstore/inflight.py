@@ -53,6 +53,16 @@ class InFlight(Generic[T]):
         self._pending.append(future)
         return future
 
+    def make_room(self) -> None:
+        """Wait for the oldest calls until fewer than ``limit`` run.
+
+        For a call about to run outside the pool that counts against the same
+        limit. Raises the latched failure, if any.
+        """
+        while len(self._pending) >= self.limit:
+            self._settle(self._pending.popleft())
+        self.check()
+
     def wait(self) -> list[T]:
         """Wait for every call in flight and return their results in submission order.
 
