@@ -29,6 +29,7 @@ class Plan:
     list_entries: int  # entries of the big directory
     delete_files: int  # files in the big tree that is deleted
     rss_size: int  # the stream whose peak RSS is measured
+    stream_rounds: int = 0  # rounds of the big stream write, when not ``big_rounds``
 
 
 FULL = Plan(

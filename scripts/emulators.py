@@ -71,7 +71,7 @@ AZURITE_KEY = (
 READY_TIMEOUT = 60.0  # seconds for one emulator to answer (radosgw: its whole bring-up)
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 POLL = 0.05
-CEPH_MEMSTORE_BYTES = 2 * 1024**3
+CEPH_MEMSTORE_BYTES = 4 * 1024**3
 
 # Never send readiness probes through an http_proxy from the environment.
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
