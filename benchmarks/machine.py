@@ -8,6 +8,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -110,3 +111,31 @@ def describe(repo: Path, workdir: Path) -> dict[str, Any]:
         "libraries": {name: _version(name) for name in LIBRARIES},
         "emulators": emulators,
     }
+
+
+def busy_share(seconds: float = 1.0) -> float:
+    """The share of all cores' time spent busy over the next ``seconds`` (from /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as stat:
+            values = [int(value) for value in stat.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values), idle
+
+    total_before, idle_before = sample()
+    time.sleep(seconds)
+    total_after, idle_after = sample()
+    total = total_after - total_before
+    return 0.0 if total <= 0 else 1.0 - (idle_after - idle_before) / total
+
+
+def wait_until_quiet(most: float = 0.15, limit: float = 90.0) -> float:
+    """Wait until the machine is at most ``most`` busy, for at most ``limit`` seconds.
+
+    So that a timed run starts on servers done with earlier work (writes,
+    deletes, their own garbage collection). Returns the seconds waited.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < limit and busy_share() > most:
+        pass
+    return time.monotonic() - started

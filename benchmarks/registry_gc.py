@@ -5,7 +5,9 @@ store; Debian's ``docker-registry garbage-collect`` runs on one, regstore's
 ``collect(grace=0)`` on the other, one after the other in the same run. Both
 must keep exactly the expected blobs and leave the same files. A full run
 makes three such rounds on fresh copies, the two collectors in alternating
-order, and keeps the best time of each, as the other benchmarks do. Target:
+order, each started once the machine is quiet again (the server done with
+the writes and the other's deletes), and keeps the best time of each, as the
+other benchmarks do. Target:
 regstore takes at most a tenth of Go's time.
 
     scripts/bench --registry-gc [--quick]    (radosgw from REGSTORE_TEST_RGW_*)
@@ -33,6 +35,7 @@ from typing import Any
 
 import regstore
 
+from .machine import wait_until_quiet
 from .registry_tree import generate
 
 __all__ = ["Outcome", "Side", "main", "print_table", "run"]
@@ -298,7 +301,8 @@ def run(
             target.write(root, tree.files)
         order = ("go", "regstore") if number % 2 else ("regstore", "go")
         for name in order:
-            say(f"registry gc, round {number}: {name} collects")
+            waited = wait_until_quiet()
+            say(f"registry gc, round {number}: {name} collects (after {waited:.0f} s of quiet)")
             if name == "go":
                 side = _go_collect(target, roots["go"], workdir)
             else:
