@@ -55,6 +55,12 @@ CLOUD_ROUNDS = int(os.environ.get("REGSTORE_CRASH_ROUNDS_CLOUD", "20"))
 UPLOAD_SHARE = 0.6
 #: Kills of streaming writers, as a share of a target's rounds (on top of the above).
 STREAM_SHARE = 0.25
+#: Driver families whose ``purge_uploads`` leaves what a writer that never closed
+#: staged, and why; ``delete`` of the path still removes it.
+PURGE_KEEPS_UNCLOSED = {
+    "azure": "blocks staged by a writer that never closed are no pending upload (its"
+    " staging blob has no committed block list); Azure drops them after 7 days",
+}
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +234,10 @@ class CrashTests:
         counts = {"kills": 0, "finished_first": 0, "old": 0, "new": 0, "purged_again": 0}
         wanted = max(1, round(_rounds(target) * STREAM_SHARE))
         try:
-            seconds = self._time_a_stream(driver, crasher, target, {**task, "seed": 1}, part)
+            seconds = min(
+                self._time_a_stream(driver, crasher, target, {**task, "seed": seed}, part)
+                for seed in (1, 2, 3)
+            )
             attempts = 0
             while counts["kills"] < wanted:
                 attempts += 1
@@ -249,7 +258,7 @@ class CrashTests:
                     assert stored == new, "a commit was reported, but the old content is there"
                 counts["new" if stored == new else "old"] += 1
                 assert [info.path for info in driver.walk(base)] == [f"{base}/blob", path]
-                counts["purged_again"] += self._purge_all(target, driver, base)
+                counts["purged_again"] += self._purge_all(target, driver, base, path)
             _finish(target, driver, base)
         except AssertionError as failure:
             raise AssertionError(f"{failure} (REGSTORE_CRASH_SEED={seed})") from None
@@ -273,20 +282,28 @@ class CrashTests:
         return outcome.seconds
 
     @staticmethod
-    def _purge_all(target: Target, driver: regstore.StorageDriver, base: str) -> int:
-        """Purge every pending upload below ``base``; then the backend holds nothing else.
+    def _purge_all(target: Target, driver: regstore.StorageDriver, base: str, path: str) -> int:
+        """Purge every pending upload below ``base``; then the backend holds nothing else
+        (where ``PURGE_KEEPS_UNCLOSED`` says so, nothing but what the killed writer staged).
 
         A killed child's last requests may still land after the kill (the server
         had them whole), so a second purge a moment later may be needed: 1 if so.
         """
         later = datetime.now(timezone.utc) + timedelta(minutes=5)
+        staged = path.strip("/")
+
+        def left() -> list[str]:
+            found = target.leftovers()
+            if target.kind in PURGE_KEEPS_UNCLOSED:
+                found = [name for name in found if not name.split(" ")[0].endswith(staged)]
+            return found
+
         driver.purge_uploads(later, base)
-        if not target.leftovers():
+        if not left():
             return 0
         time.sleep(1.0)
         driver.purge_uploads(later, base)
-        left = target.leftovers()
-        assert left == [], f"purge_uploads left what a killed stream wrote: {left}"
+        assert left() == [], f"purge_uploads left what a killed stream wrote: {left()}"
         return 1
 
     def test_killed_put_content_leaves_one_whole_version(
