@@ -279,18 +279,15 @@ class S3Writer(FileWriter):
     def _forget_bookkeeping(self) -> None:
         """After the commit: delete the upload's state and tail objects.
 
-        A writer that began with no saved upload knows every key it wrote (the
-        record and the tail of its last close), so it deletes those without a
-        listing; a resumed one lists them, and so also sweeps the tails that
-        earlier processes killed mid-close left behind.
+        A writer that began with no saved upload and commits never closed, so
+        its only key is the record of its multipart upload, if it made one: it
+        deletes that without a listing. A resumed one lists them, and so also
+        sweeps the tails that earlier processes killed mid-close left behind.
         """
         if not self._fresh:
             self._uploads.sweep(self.path)
-            return
-        keys = [self._uploads.layout.state_key(self.path)] if self._saved is not None else []
-        if self._saved is not None and self._saved.tail_key is not None:
-            keys.append(self._saved.tail_key)
-        self._uploads.delete_keys(keys, self.path)
+        elif self._saved is not None:
+            self._uploads.delete_keys([self._uploads.layout.state_key(self.path)], self.path)
 
     def _read_back_tail(self) -> None:
         """Put the persisted tail back in front of the part (once, before new bytes)."""

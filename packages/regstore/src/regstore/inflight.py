@@ -45,10 +45,7 @@ class InFlight(Generic[T]):
 
         Raises the latched failure (and never starts ``call``) once any call failed.
         """
-        self.check()
-        while len(self._pending) >= self.limit:
-            self._settle(self._pending.popleft())
-            self.check()
+        self.make_room()
         future = self._executor().submit(call)
         self._pending.append(future)
         return future
@@ -57,11 +54,12 @@ class InFlight(Generic[T]):
         """Wait for the oldest calls until fewer than ``limit`` run.
 
         For a call about to run outside the pool that counts against the same
-        limit. Raises the latched failure, if any.
+        limit. Raises the latched failure, if any, as soon as it is seen.
         """
+        self.check()
         while len(self._pending) >= self.limit:
             self._settle(self._pending.popleft())
-        self.check()
+            self.check()
 
     def wait(self) -> list[T]:
         """Wait for every call in flight and return their results in submission order.
