@@ -331,7 +331,11 @@ class CrashTests:
             while counts["kills"] < wanted:
                 attempts += 1
                 assert attempts <= 3 * wanted, "most children finished before their kill"
-                outcome = crasher.run(target.spec(), task, rng.uniform(0, seconds))
+                # The clock starts at the first put: on a busy machine a child
+                # may wait longer than a put takes before it runs at all.
+                outcome = crasher.run(
+                    target.spec(), task, rng.uniform(0, seconds), after_messages=1
+                )
                 counts["kills" if outcome.killed else "finished_first"] += 1
                 stored = driver.get_content(path)
                 assert stored in contents, (

@@ -10,7 +10,7 @@ small write, so a kill never leaves half a message):
   several parts and committed without a close (``("committed", size)``): the
   path a registry's blob upload takes.
 - ``put``: ``put_content`` of alternating versions, for a bounded time
-  (``("put", index)`` after each).
+  (``("putting",)`` once the versions are built, ``("put", index)`` after each).
 
 ``probe`` is another life: build a driver from possibly hostile parameters
 under a cap on the address space, use it a little, and report what happened
@@ -87,6 +87,7 @@ def _stream(driver: regstore.StorageDriver, task: dict[str, Any], report: Connec
 
 def _put(driver: regstore.StorageDriver, task: dict[str, Any], report: Connection) -> None:
     versions = [content(seed, size) for seed, size in task["versions"]]
+    report.send(("putting",))
     deadline = time.monotonic() + task["seconds"]
     index = 0
     while time.monotonic() < deadline:

@@ -45,6 +45,7 @@ Answer = tuple[int, dict[str, str], bytes]
 class Interceptor:
     """A loopback HTTP proxy in front of Azurite that logs requests and can change answers.
 
+    ``observe(method, target, headers)`` sees each request's headers first;
     ``answer(method, target)`` may return a canned ``(status, headers, body)``
     instead of forwarding; ``rewrite(method, target, headers)`` may edit the
     headers of a forwarded answer. Request signatures cover the path, not the
@@ -56,6 +57,7 @@ class Interceptor:
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.account_path = parts.path
         self.log: list[tuple[str, str]] = []
+        self.observe: Callable[[str, str, dict[str, str]], None] = lambda m, t, h: None
         self.answer: Callable[[str, str], Answer | None] = lambda method, target: None
         self.rewrite: Callable[[str, str, dict[str, str]], None] = lambda m, t, h: None
         self._lock = threading.Lock()
@@ -81,6 +83,7 @@ class Interceptor:
     def _forward(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Answer:
         with self._lock:
             self.log.append((method, target))
+        self.observe(method, target, headers)
         canned = self.answer(method, target)
         if canned is not None:
             return canned

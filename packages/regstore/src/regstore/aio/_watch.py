@@ -40,6 +40,8 @@ class LoopWatch:
         #: The most threads in the process at one tick (and at the start).
         self.max_threads = threading.active_count()
         self.ticks = 0
+        #: Every tick's lag, less the time off the CPU, in order.
+        self.lags: list[float] = []
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -52,8 +54,13 @@ class LoopWatch:
             paused = now_waited - waited if waited is not None and now_waited is not None else 0.0
             self.max_lag_wall = max(self.max_lag_wall, lag)
             self.max_lag = max(self.max_lag, lag - paused)
+            self.lags.append(lag - paused)
             self.max_threads = max(self.max_threads, threading.active_count())
             self.ticks += 1
+
+    def stalls(self, threshold: float) -> list[float]:
+        """The lags of ``threshold`` seconds or more, in order."""
+        return [lag for lag in self.lags if lag >= threshold]
 
     async def __aenter__(self) -> LoopWatch:
         self._stop.clear()
