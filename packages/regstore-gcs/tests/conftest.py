@@ -125,9 +125,12 @@ def staged(bucket: storage.Bucket) -> Callable[[str], list[str]]:
 
 
 #: How a request can break in transit: the connection closes before it is forwarded
-#: (``reset``), after the emulator carried it out (``drop``: the answer is lost), or
-#: halfway through the answer's body (``cut``).
-BREAKS = ("reset", "drop", "cut")
+#: (``reset``), after the emulator carried it out (``drop``: the answer is lost),
+#: halfway through the answer's body (``cut``), or its answer's body is replaced by
+#: bytes that are not JSON (``garbage``, with status 200).
+BREAKS = ("reset", "drop", "cut", "garbage")
+#: The body a ``garbage`` answer carries.
+GARBAGE = b"<html>a captive portal says hello</html>"
 
 
 @dataclass
@@ -166,6 +169,9 @@ class FaultProxy:
         self.upstream_port = parts.port or 80
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
+        #: When set, listings are asked for pages of this many objects (``maxResults``,
+        #: recorded as sent), so the emulator pages them as GCS pages thousands.
+        self.page_size: int | None = None
         self._lock = threading.Lock()
         proxy = self
 
@@ -178,20 +184,30 @@ class FaultProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                fault = proxy._claim(self.command, self.path)
+                target = self.path
+                if proxy.page_size and "/o?" in target and "maxResults=" not in target:
+                    target += f"&maxResults={proxy.page_size}"
+                fault = proxy._claim(self.command, target)
                 headers = {key.lower(): value for key, value in self.headers.items()}
-                proxy._record(self.command, self.path, headers, fault)
+                proxy._record(self.command, target, headers, fault)
                 if fault is not None and fault.kind == "status":
                     self._reply_fault(fault)
                     return
                 if fault is not None and fault.kind == "reset":
                     self.close_connection = True
                     return
+                if fault is not None and fault.kind == "garbage":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(GARBAGE)))
+                    self.end_headers()
+                    self.wfile.write(GARBAGE)
+                    return
                 upstream = http.client.HTTPConnection(
                     proxy.upstream_host, proxy.upstream_port, timeout=60
                 )
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                upstream.request(self.command, self.path, body=body, headers=headers)
+                upstream.request(self.command, target, body=body, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
                 upstream.close()

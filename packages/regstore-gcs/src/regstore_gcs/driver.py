@@ -34,7 +34,7 @@ from .deleting import Deleter
 from .errors import ErrorMap
 from .layout import GCSLayout
 from .lifecycle import UploadLifecycle
-from .listing import NAME_FIELDS, Lister, mod_time
+from .listing import Lister, parse_time
 from .reader import ObjectReader
 from .uploads import Pending, UploadStore
 from .writer import GCSWriter
@@ -111,8 +111,8 @@ class GCSDriver(ObjectStoreDriver):
 
     def list_objects(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectEntry]:
         start = None if start_after is None else _start_offset(start_after)
-        for item in self._lister.objects(prefix, start_offset=start):
-            yield ObjectEntry(item["name"], int(item.get("size", 0)), mod_time(item))
+        for item in self._lister.files(prefix, start_offset=start):
+            yield ObjectEntry(item.name, int(item.size), parse_time(item.updated))
 
     def list_level(self, prefix: str) -> Iterator[str]:
         return iter(self._lister.children(prefix))
@@ -124,16 +124,14 @@ class GCSDriver(ObjectStoreDriver):
         # One name answers the common case: ask for one, ending before the private area
         # at the top (emulators may ignore both); an invalid first name needs the kit's scan.
         end = self.layout.private if prefix == self.layout.prefix else None
-        listing = self._lister.objects(prefix, fields=NAME_FIELDS, end_offset=end, max_results=1)
-        first = next(listing, None)
-        if first is None or self.layout.is_private(first["name"]):
+        first = next(self._lister.names(prefix, end_offset=end, max_results=1), None)
+        if first is None or self.layout.is_private(first):
             return False
-        return self.layout.path_of(first["name"]) is not None or super().any_object_below(prefix)
+        return self.layout.path_of(first) is not None or super().any_object_below(prefix)
 
     def upload_keys(self, path: str) -> Iterator[str]:
         # An upload's objects lie below its directory: list only there, not /ab for /a.
-        for item in self._lister.objects(self.layout.upload_dir(path) + "/", fields=NAME_FIELDS):
-            yield item["name"]
+        yield from self._lister.names(self.layout.upload_dir(path) + "/")
 
     def signed_url(self, key: str, method: str, expires_in: int) -> str | None:
         """A V4 signed URL; None without a service-account key (nothing to sign with)."""
