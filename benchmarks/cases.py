@@ -358,8 +358,10 @@ def case_table(plan: Plan) -> list[Case]:
         work = f"delete a directory of {files} files"
         cases.append(DeleteTree("distribution", f"delete {files} files", flat, plan.rounds, work))
     big = BigFile(plan.stream_size)
-    write_rounds = plan.stream_rounds or plan.big_rounds
-    cases += [StreamWrite(big, write_rounds), StreamRead(big, plan.scale_rounds)]
+    cases += [
+        StreamWrite(big, plan.stream_rounds or plan.big_rounds),
+        StreamRead(big, plan.stream_rounds or plan.scale_rounds),
+    ]
     name = f"{plan.many_small:,} x 1 KiB put+get"
     cases.append(PutGet("scale", name, KiB, plan.many_small, plan.scale_rounds))
     cases.append(Walk(plan.walk_files, plan.scale_rounds))

@@ -108,7 +108,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help="files in the walk, list and delete scale cases (default 50,000 / 10,000)",
     )
-    parser.add_argument("--stream-mib", type=int, help="MiB of the big stream (default 1024)")
+    parser.add_argument(
+        "--stream-mib",
+        type=int,
+        help="MiB of the big stream (default 1024 on S3, 128 on radosgw, 256 elsewhere)",
+    )
     parser.add_argument("--many-small", type=int, help="the N of 'N x 1 KiB put+get'")
     parser.add_argument(
         "--emulator-state",

@@ -1,4 +1,11 @@
-"""The issue's targets, checked against the rows of a run (every target is a ratio)."""
+"""The issues' targets, checked against the rows of a run (every target is a ratio).
+
+Where issue #15 (speed, round two) sets a goal for a case, its goal is the
+one checked: the filesystem walk (0.8x scandir), 1 KiB put+get (0.85x) and
+big stream (0.95x, write and read together); S3 download, walk and delete at
+least raw boto3; the GCS big list at least the raw SDK. The other goals are
+the first round's.
+"""
 
 from __future__ import annotations
 
@@ -59,6 +66,22 @@ def _versus(rows: Sequence[Row], backend: str, starts: str, peer: str) -> float 
     return mine / theirs
 
 
+def _together(rows: Sequence[Row], backend: str, cases: Sequence[str]) -> float | None:
+    """regstore's ratio over several cases run one after the other: summed best times."""
+    found = [_rows(rows, backend, case) for case in cases]
+    if not all(found):
+        return None
+    base = mine = 0.0
+    for row in (match[0] for match in found):
+        theirs = row.ratio("regstore")
+        baseline = next((r.best for r in row.results if r.label == row.baseline), None)
+        if theirs is None or baseline is None:
+            return None
+        base += baseline
+        mine += baseline / theirs
+    return base / mine if mine else None
+
+
 def _big_delete(rows: Sequence[Row], backend: str) -> float | None:
     found = [r for r in _rows(rows, backend, "delete ") if "tree" in r.case]
     return found[0].ratio("regstore") if found else None
@@ -72,14 +95,24 @@ def check_targets(
     backends = {r.backend for r in rows}
     fs = "filesystem"
     if fs in backends:
-        for case in ("stream write ", "stream read ", "stream write+read 1 MiB"):
-            out.append(Verdict(fs, f"{case.strip()} >= 0.9x raw I/O", _ratio(rows, fs, case), 0.9))
-        for case in ("put+get 1 KiB", "2,000 x 1 KiB", "20 x 1 KiB"):
+        big = _rows(rows, fs, "stream write ")
+        size = big[0].case.removeprefix("stream write ") if big else "big"
+        out.append(
+            Verdict(
+                fs,
+                f"stream write+read {size} >= 0.95x raw with fsync",
+                _together(rows, fs, ("stream write ", "stream read ")),
+                0.95,
+            )
+        )
+        case = "stream write+read 1 MiB"
+        out.append(Verdict(fs, f"{case} >= 0.9x raw I/O", _ratio(rows, fs, case), 0.9))
+        for case, goal in (("put+get 1 KiB", 0.85), ("2,000 x 1 KiB", 0.8), ("20 x 1 KiB", 0.8)):
             if _rows(rows, fs, case):
                 out.append(
-                    Verdict(fs, f"{case} >= 0.8x raw atomic write", _ratio(rows, fs, case), 0.8)
+                    Verdict(fs, f"{case} >= {goal}x raw atomic write", _ratio(rows, fs, case), goal)
                 )
-        out.append(Verdict(fs, "walk >= 0.75x os.scandir walk", _ratio(rows, fs, "walk "), 0.75))
+        out.append(Verdict(fs, "walk >= 0.8x os.scandir walk", _ratio(rows, fs, "walk "), 0.8))
         if _rows(rows, fs, DIGEST_CASE):
             ratio = _ratio(rows, fs, DIGEST_CASE, SHA256)
             out.append(Verdict(fs, "stream with sha256 within 1.1x of none", ratio, 1 / 1.1))
@@ -106,17 +139,20 @@ def check_targets(
         out.append(
             Verdict(
                 backend,
-                "walk within 1.1x of the raw paginator",
-                _ratio(rows, backend, "walk "),
-                1 / 1.1,
+                "download >= raw get_object",
+                _ratio(rows, backend, "stream read "),
+                1.0,
             )
+        )
+        out.append(
+            Verdict(backend, "walk >= the raw paginator", _ratio(rows, backend, "walk "), 1.0)
         )
         out.append(
             Verdict(
                 backend,
-                "delete within 1.1x of delete_objects batches",
+                "delete >= delete_objects batches",
                 _big_delete(rows, backend),
-                1 / 1.1,
+                1.0,
             )
         )
     for backend in sorted(b for b in backends if b in ("azure", "gcs")):
@@ -129,12 +165,16 @@ def check_targets(
             )
         )
         big_list = [r for r in _rows(rows, backend, "list ") if "-entry directory" in r.case]
+        # Issue #15 asks GCS's big list to reach the raw SDK's; Azure keeps round one's 1.1x.
+        close = 1.0 if backend == "gcs" else 1 / 1.1
         out.append(
             Verdict(
                 backend,
-                "big list within 1.1x of raw SDK listing",
+                "big list >= raw SDK listing"
+                if backend == "gcs"
+                else "big list within 1.1x of raw SDK listing",
                 big_list[0].ratio("regstore") if big_list else None,
-                1 / 1.1,
+                close,
             )
         )
         out.append(
