@@ -66,11 +66,15 @@ class Row:
 
     def ratio(self, label: str) -> float | None:
         """``baseline best / contender best``; None when either is missing."""
-        base = self._result(self.baseline)
-        other = self._result(label)
-        if base is None or other is None or base.best is None or other.best is None:
+        base, other = self.best(self.baseline), self.best(label)
+        if base is None or other is None:
             return None
-        return base.best / other.best if other.best > 0 else None
+        return base / other if other > 0 else None
+
+    def best(self, label: str) -> float | None:
+        """The best time of a contender; None when it has none."""
+        result = self._result(label)
+        return None if result is None else result.best
 
     def _result(self, label: str) -> Result | None:
         return next((r for r in self.results if r.label == label), None)

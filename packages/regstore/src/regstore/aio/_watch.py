@@ -33,8 +33,6 @@ class LoopWatch:
 
     def __init__(self, tick: float = 0.005) -> None:
         self.tick = tick
-        #: The largest lag, less the time the kernel kept the loop's thread off the CPU.
-        self.max_lag = 0.0
         #: The largest lag by the wall clock.
         self.max_lag_wall = 0.0
         #: The most threads in the process at one tick (and at the start).
@@ -53,10 +51,14 @@ class LoopWatch:
             now_waited = _cpu_wait()
             paused = now_waited - waited if waited is not None and now_waited is not None else 0.0
             self.max_lag_wall = max(self.max_lag_wall, lag)
-            self.max_lag = max(self.max_lag, lag - paused)
             self.lags.append(lag - paused)
             self.max_threads = max(self.max_threads, threading.active_count())
             self.ticks += 1
+
+    @property
+    def max_lag(self) -> float:
+        """The largest lag, less the time the kernel kept the loop's thread off the CPU."""
+        return max(self.lags, default=0.0)
 
     def stalls(self, threshold: float) -> list[float]:
         """The lags of ``threshold`` seconds or more, in order."""
