@@ -53,3 +53,10 @@ def fresh_container(service: Any, prefix: str = "t") -> Any:
     from regstore_azure.testing import fresh_container as fresh
 
     return fresh(service, prefix)
+
+
+def remove_container(container: Any) -> None:
+    """Delete a test's Azure container; one already gone counts as deleted."""
+    from regstore_azure.testing import remove_container as remove
+
+    remove(container)

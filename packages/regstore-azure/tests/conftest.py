@@ -13,7 +13,7 @@ from azure_helpers import ROOT, DriverFactory, Interceptor
 
 import regstore
 from regstore import StorageDriver
-from testenv import backend_env, fresh_container
+from testenv import backend_env, fresh_container, remove_container
 
 # The robustness suites' fault-injecting proxy (``faults.proxy``), shared by every driver.
 SHARED_TESTS = str(Path(__file__).resolve().parents[3] / "shared-tests")
@@ -52,7 +52,7 @@ def container(service: BlobServiceClient) -> Iterator[ContainerClient]:
     """A fresh, empty container, deleted after the test."""
     client = fresh_container(service, "az")
     yield client
-    client.delete_container()
+    remove_container(client)
 
 
 @pytest.fixture

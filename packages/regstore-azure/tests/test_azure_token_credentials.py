@@ -34,7 +34,7 @@ from cryptography.x509.oid import NameOID
 
 from regstore import DriverError, StorageDriver
 from regstore_azure import AzureDriver
-from testenv import backend_env
+from testenv import backend_env, remove_container
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 
@@ -162,7 +162,7 @@ def token_driver(oauth_endpoint: str) -> Iterator[StorageDriver]:
         }
         with AzureDriver(parameters, credential=credential) as driver:
             yield driver
-        container.delete_container()
+        remove_container(container)
 
 
 def fetch(url: str) -> tuple[int, bytes]:

@@ -46,6 +46,18 @@ def fresh_container(service: Any, prefix: str = "t") -> Any:
         return service.get_container_client(name)
 
 
+def remove_container(container: Any) -> None:
+    """Delete a test's container; one already gone counts as deleted.
+
+    A delete whose first answer was lost (a busy Azurite) is retried by the SDK
+    and answers 404 although the first request removed the container.
+    """
+    from azure.core.exceptions import ResourceNotFoundError
+
+    with contextlib.suppress(ResourceNotFoundError):
+        container.delete_container()
+
+
 @contextmanager
 def _azurite(env: Mapping[str, str], workdir: Path) -> Iterator[Store]:
     from azure.storage.blob import BlobServiceClient
