@@ -465,9 +465,9 @@ def _plan(driver: str, args: argparse.Namespace, emulator: str = "") -> Plan:
         plan = replace(plan, big_rounds=2)
         if emulator == "rgw":
             # Four contenders' streams must fit radosgw's memstore at once. A 128 MiB
-            # write is one call of about half a second: five rounds, so one stall
+            # write is one call of about half a second: nine rounds, so one stall
             # of the 2 shared cores does not decide its best time.
-            plan = replace(plan, stream_size=128 * MiB, rss_size=256 * MiB, stream_rounds=5)
+            plan = replace(plan, stream_size=128 * MiB, rss_size=256 * MiB, stream_rounds=9)
     if args.stream_mib:
         plan = replace(plan, stream_size=args.stream_mib * MiB)
     if args.many_small:
