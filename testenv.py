@@ -11,7 +11,11 @@ them, unless ``REGSTORE_REQUIRE_ALL_BACKENDS=1`` (as in CI) makes it fail.
 
 from __future__ import annotations
 
+import http.client
 import os
+import ssl
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any
 
@@ -60,3 +64,38 @@ def remove_container(container: Any) -> None:
     from regstore_azure.testing import remove_container as remove
 
     remove(container)
+
+
+#: What a plain HTTP request raises when the emulator's answer is lost (it timed out or the
+#: connection dropped), as opposed to an answer with an error status.
+LOST_ANSWER = (TimeoutError, ConnectionError, http.client.RemoteDisconnected)
+
+
+def http_fetch(
+    url: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
+    attempts: int = 3,
+) -> tuple[int, dict[str, str], bytes]:
+    """Status, lower-cased headers and body of a plain HTTP request to an emulator.
+
+    An error status is returned, not raised. A lost answer is retried, as the SDKs
+    retry theirs: under the whole suite's load an emulator now and then drops one,
+    and a GET or HEAD asked again gets the same answer.
+    """
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    for attempt in range(1, attempts + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=20, context=context) as response:
+                found = {k.lower(): v for k, v in response.headers.items()}
+                return response.status, found, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+        except urllib.error.URLError as error:
+            if not isinstance(error.reason, LOST_ANSWER) or attempt == attempts:
+                raise
+        except LOST_ANSWER:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")

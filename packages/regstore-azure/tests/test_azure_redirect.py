@@ -11,17 +11,14 @@ import pytest
 
 from regstore import StorageDriver
 from regstore_azure import AzureDriver
+from testenv import http_fetch
 
 
 def fetch(
     url: str, method: str = "GET", headers: dict[str, str] | None = None
 ) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, b""
+    status, _, body = http_fetch(url, method, headers)
+    return status, body if status < 400 else b""
 
 
 def with_query(url: str, **changes: str) -> str:

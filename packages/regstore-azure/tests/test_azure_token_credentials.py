@@ -34,7 +34,7 @@ from cryptography.x509.oid import NameOID
 
 from regstore import DriverError, StorageDriver
 from regstore_azure import AzureDriver
-from testenv import backend_env, remove_container
+from testenv import backend_env, http_fetch, remove_container
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 
@@ -166,11 +166,8 @@ def token_driver(oauth_endpoint: str) -> Iterator[StorageDriver]:
 
 
 def fetch(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=30, context=UNVERIFIED) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, b""
+    status, _, body = http_fetch(url, context=UNVERIFIED)
+    return status, body if status < 400 else b""
 
 
 def test_token_credentials_upload_move_and_delete(token_driver: StorageDriver) -> None:

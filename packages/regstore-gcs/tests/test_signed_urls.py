@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,14 +9,13 @@ import pytest
 from google.cloud import storage
 
 import regstore
+from testenv import http_fetch
 
 Make = Callable[..., regstore.StorageDriver]
 
 
 def fetch(url: str, method: str = "GET", **headers: str) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    return http_fetch(url, method, headers)
 
 
 def test_signed_get_works_without_credentials(
