@@ -20,6 +20,7 @@ from s3_writer_process import PIECE, pieces
 
 import regstore
 from regstore.errors import DriverError, PathNotFoundError
+from regstore_s3.client import pool_size
 
 PROCESS = Path(__file__).with_name("s3_writer_process.py")
 Calls = Callable[[str], list[dict[str, Any]]]
@@ -429,6 +430,29 @@ def test_writers_sharing_part_buffers_never_mix_their_bytes(
         # Bounded by one writer's peak, whatever ran at once; dropped with the driver.
         assert 1 <= buffers.waiting <= limit + 1
     assert buffers.waiting == 0
+    assert leftovers(backend, root) == []
+
+
+def test_writers_of_one_driver_share_its_part_threads(
+    backend: Backend, parameters: dict[str, Any], root: str
+) -> None:
+    """Twelve writers open at once, three parts in flight each, start no more threads
+    than the driver's connection pool holds, and each commits its own bytes."""
+    contents = {f"/many/{n}": random_bytes(3 * CHUNK + n, 40 + n) for n in range(12)}
+    before = {thread.ident for thread in threading.enumerate()}
+    narrow = {"multipartuploadmaxconcurrency": 3, "multipartcopymaxconcurrency": 1}
+    with regstore.create("s3", {**parameters, **narrow}) as driver:
+        writers = {path: driver.writer(path) for path in contents}
+        for path, writer in writers.items():
+            writer.write(contents[path])  # three full parts go out in the background
+        started = [t for t in threading.enumerate() if t.ident not in before]
+        for writer in writers.values():
+            writer.commit()
+        for path, content in contents.items():
+            assert driver.get_content(path) == content, path
+        assert started, "the parts went out in the background"
+        assert len(started) <= pool_size(driver.inner.config) == 32  # type: ignore[attr-defined]
+    assert not [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
     assert leftovers(backend, root) == []
 
 

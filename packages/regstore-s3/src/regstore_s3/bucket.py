@@ -6,6 +6,7 @@ A structural type, so ``writer`` and ``copying`` need not import ``driver``
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from .config import S3Config
@@ -46,3 +47,7 @@ class Bucket(Protocol):
     @property
     def part_buffers(self) -> PartBuffers:
         """Spare part buffers the writers share."""
+
+    @property
+    def part_uploads(self) -> ThreadPoolExecutor:
+        """The threads the writers upload parts on, shared by all of them."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import IO, Any, ClassVar
 from urllib.parse import urlsplit
@@ -27,7 +28,7 @@ from regstore.redaction import register_secrets
 from regstore.walking import EPOCH
 
 from .bulk import delete_files
-from .client import build_client
+from .client import build_client, pool_size
 from .config import S3Config, parse
 from .copying import server_side_copy
 from .deleting import BatchDeleter
@@ -73,6 +74,12 @@ class S3Driver(ObjectStoreDriver):
         self.lifecycle = Lifecycle(self.uploads)
         self.part_buffers = PartBuffers(
             self.chunksize, spares=self.config.multipartuploadmaxconcurrency + 1
+        )
+        # Threads outlive each writer: a pool per writer started up to ten threads per
+        # upload, each start a wait for the scheduler (16 ms per 128 MiB upload here).
+        # One thread per pooled connection, so no part waits for a connection.
+        self.part_uploads = ThreadPoolExecutor(
+            pool_size(self.config), thread_name_prefix="regstore-s3-parts"
         )
         # With request logging on, every read goes through the logged call.
         self.quick_reader = QuickReader(
@@ -266,6 +273,7 @@ class S3Driver(ObjectStoreDriver):
         return self.bucket, self.layout.key(path)
 
     def close(self) -> None:
+        self.part_uploads.shutdown(wait=True)
         self.part_buffers.clear()
         self.client.close()
         if self._presigner is not None:

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -35,6 +35,8 @@ from .partbuffers import PartBuffers
 from .uploads import UploadState, complete_upload
 
 if TYPE_CHECKING:
+    from regstore.inflight import InFlight
+
     from .bucket import Bucket
 
 __all__ = ["PARTS_IN_FLIGHT", "S3Writer"]
@@ -170,7 +172,7 @@ class S3Writer(FileWriter):
         yield self._part.contents()
 
     def _cancel(self) -> None:
-        self._in_flight(self._parts_in_flight).shutdown()
+        self._parts().shutdown()
         self._sent.clear()
         upload_id = self._upload.upload_id or (self._saved.upload_id if self._saved else None)
         # The state goes first: a kill in between leaves an unnamed upload for
@@ -181,6 +183,10 @@ class S3Writer(FileWriter):
 
     # -- parts ----------------------------------------------------------------------
 
+    def _parts(self) -> InFlight[Any]:
+        """Parts in flight, at most ``multipartuploadmaxconcurrency``, on the driver's threads."""
+        return self._in_flight(self._parts_in_flight, self._driver.part_uploads)
+
     def _submit(self, part: bytearray) -> None:
         """Start uploading ``part`` as the next part, once fewer than the limit are in flight.
 
@@ -188,7 +194,7 @@ class S3Writer(FileWriter):
         """
         upload_id = self._ensure_upload()
         number = len(self._upload.parts) + len(self._sent) + 1
-        parts = self._in_flight(self._parts_in_flight)
+        parts = self._parts()
         future = parts.submit(lambda: self._send_part(upload_id, number, part))
         self._sent.append((future, len(part)))
 
@@ -219,7 +225,7 @@ class S3Writer(FileWriter):
         if not self._part:
             return []
         assert self._upload.upload_id is not None
-        self._in_flight(self._parts_in_flight).make_room()
+        self._parts().make_room()
         number = len(self._upload.parts) + len(self._sent) + 1
         etag = self._upload_part(self._upload.upload_id, number, self._part.copy())
         return [(etag, len(self._part))]
@@ -242,7 +248,7 @@ class S3Writer(FileWriter):
         )
         upload_id = str(answer["UploadId"])
         recorded = replace(self._saved or UploadState(self._upload.chunksize), upload_id=upload_id)
-        self._in_flight(self._parts_in_flight).submit(lambda: self._record(recorded))
+        self._parts().submit(lambda: self._record(recorded))
         self._saved = recorded
         self._upload.upload_id = upload_id
         return upload_id
@@ -256,7 +262,7 @@ class S3Writer(FileWriter):
 
         The first failure raises.
         """
-        pool = self._in_flight(self._parts_in_flight)
+        pool = self._parts()
         if not pool.busy:
             return
         pool.wait()
