@@ -80,3 +80,24 @@ def test_a_read_that_cannot_resume_is_a_driver_error(
     assert str(caught.value).startswith("s3: ")
     assert "/blob" in str(caught.value)
     assert caught.value.__cause__ is not None
+
+
+def test_reads_to_the_end_give_their_connection_back_to_the_pool(
+    backend: Backend, parameters: dict[str, Any], root: str
+) -> None:
+    if backend.name == "moto":
+        pytest.skip("moto's server answers every request with Connection: close")
+    content = random.Random(4).randbytes(2 * MiB)
+    backend.client.put_object(Bucket=backend.bucket, Key=f"{root}/blob", Body=content)
+    proxy = CuttingProxy(parameters["regionendpoint"], cuts=[1 << 40])  # counts, never cuts
+    try:
+        with regstore.create("s3", {**parameters, "regionendpoint": proxy.url}) as driver:
+            for _ in range(3):
+                with driver.reader("/blob") as stream:
+                    assert stream.read(len(content)) == content  # stops at the last byte
+            for _ in range(3):
+                with driver.reader("/blob", offset=MiB) as stream:
+                    assert stream.read() == content[MiB:]
+    finally:
+        proxy.close()
+    assert proxy.connections == 1  # every read reused the first connection
