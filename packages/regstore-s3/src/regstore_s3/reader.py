@@ -29,6 +29,7 @@ from botocore.exceptions import (
 )
 from botocore.response import StreamingBody
 from urllib3.exceptions import HTTPError as URLLib3Error
+from urllib3.response import HTTPResponse as URLLib3Response
 
 from regstore.errors import ContentChangedError, DriverError
 from regstore.objectstore.versioned import ResumingStream, read_one_version
@@ -131,8 +132,15 @@ class SocketBody:
     after its own reads.
     """
 
-    def __init__(self, body: StreamingBody, answer: http.client.HTTPResponse, length: int) -> None:
+    def __init__(
+        self,
+        body: StreamingBody,
+        pooled: URLLib3Response,
+        answer: http.client.HTTPResponse,
+        length: int,
+    ) -> None:
         self._body = body
+        self._pooled = pooled
         self._answer = answer
         self._left = length
         self._length = length
@@ -148,7 +156,7 @@ class SocketBody:
                 raise IncompleteReadError(
                     actual_bytes=self._length - self._left, expected_bytes=self._length
                 )
-            self._body._raw_stream.release_conn()  # a no-op once it is back in the pool
+            self._pooled.release_conn()  # a no-op once it is back in the pool
         return count
 
     def close(self) -> None:
@@ -163,10 +171,10 @@ def direct_body(body: Any, length: int) -> Any:
     """
     if type(body) is not StreamingBody:
         return body
-    raw = getattr(body, "_raw_stream", None)
-    answer = getattr(raw, "_fp", None)
-    if not isinstance(answer, http.client.HTTPResponse) or getattr(raw, "decode_content", True):
+    pooled = getattr(body, "_raw_stream", None)
+    if not isinstance(pooled, URLLib3Response) or pooled.decode_content:
         return body
-    if raw.headers.get("Content-Encoding"):
+    answer = getattr(pooled, "_fp", None)
+    if not isinstance(answer, http.client.HTTPResponse) or pooled.headers.get("Content-Encoding"):
         return body
-    return SocketBody(body, answer, length)
+    return SocketBody(body, pooled, answer, length)
