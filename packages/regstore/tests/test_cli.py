@@ -493,3 +493,43 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
             st = path.stat()
             found[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns, path.read_bytes())
     return found
+
+
+# -- commands load their own modules -----------------------------------------------------------
+
+
+def test_every_command_is_listed_and_found_where_the_table_says() -> None:
+    import importlib
+
+    from regstore.cli.app import COMMAND_MODULES, cli
+
+    defined = {
+        command.name: module
+        for module in set(COMMAND_MODULES.values())
+        for command in importlib.import_module(f"regstore.cli.{module}").COMMANDS
+    }
+    assert defined == COMMAND_MODULES  # no command missing from the table, none misplaced
+    ctx = cli.make_context("regstore", ["--help"], resilient_parsing=True)
+    assert cli.list_commands(ctx) == sorted(COMMAND_MODULES)
+    for name in COMMAND_MODULES:
+        found = cli.get_command(ctx, name)
+        assert found is not None
+        assert found.name == name
+
+
+def test_a_command_imports_only_its_own_module(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from regstore.cli.app import run\n"
+        f"status = run(['--driver', 'filesystem', '--param', 'rootdirectory={tmp_path}', 'ls'])\n"
+        "print(status, sorted(m for m in sys.modules if m.startswith('regstore.cli.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    status, _, modules = done.stdout.strip().partition(" ")
+    assert status == "0"
+    # ``ls`` needs neither gc's registry walker nor check's test plumbing.
+    assert "regstore.cli.files" in modules
+    assert "regstore.cli.maintenance" not in modules
+    assert "regstore.cli.check" not in modules

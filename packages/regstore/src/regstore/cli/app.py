@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import sys
@@ -33,12 +34,40 @@ EXPECTED = (
     ImportError,
 )
 
+#: Every command and the module of this package that defines it. A module is imported
+#: when one of its commands is asked for, so a command pays only for its own imports
+#: (``gc`` and ``verify`` load the registry walker, ``check`` its test plumbing).
+COMMAND_MODULES = {
+    "drivers": "drivers",
+    **dict.fromkeys(("ls", "stat", "du", "cat", "rm", "mv", "url"), "files"),
+    **dict.fromkeys(("get", "put"), "transfer"),
+    "sync": "sync",
+    "check": "check",
+    **dict.fromkeys(("catalog", "tags", "gc", "verify", "uploads", "purge-uploads"), "maintenance"),
+}
+
+
+class LazyGroup(click.Group):
+    """A command group that imports a command's module when the command is looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            for command in importlib.import_module(f"{__package__}.{module}").COMMANDS:
+                self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
 STORE_HELP = """Store: --config FILE (a registry config.yml, REGISTRY_STORAGE* variables
 applied), --driver NAME with --param key=value, or REGISTRY_STORAGE* alone;
 with none, the filesystem driver under ./.regstore-data ($REGSTORE_DATA)."""
 
 
 @click.group(
+    cls=LazyGroup,
     help=f"Browse, copy, migrate and check a container registry's storage.\n\n{STORE_HELP}",
     context_settings={"help_option_names": ["--help"], "max_content_width": 100},
 )
@@ -75,17 +104,6 @@ def cli(
     session.choice = StoreChoice(config=config, driver=driver, params=params)
     session.debug = debug
     ctx.call_on_close(session.close)
-
-
-def _register() -> None:
-    from . import check, drivers, files, maintenance, sync, transfer
-
-    for module in (drivers, files, transfer, sync, check, maintenance):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
