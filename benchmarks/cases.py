@@ -364,7 +364,7 @@ def case_table(plan: Plan) -> list[Case]:
     ]
     name = f"{plan.many_small:,} x 1 KiB put+get"
     cases.append(PutGet("scale", name, KiB, plan.many_small, plan.scale_rounds))
-    cases.append(Walk(plan.walk_files, plan.scale_rounds))
+    cases.append(Walk(plan.walk_files, plan.walk_rounds or plan.scale_rounds))
     cases.append(ListDir("scale", plan.list_entries, 1, plan.list_rounds or plan.scale_rounds))
     tree = registry_tree(plan.delete_files)
     name = f"delete {plan.delete_files:,}-file tree"

@@ -31,6 +31,7 @@ class Plan:
     rss_size: int  # the stream whose peak RSS is measured
     stream_rounds: int = 0  # rounds of the big stream's write and read, when set
     list_rounds: int = 0  # rounds of the big directory's listing, when set
+    walk_rounds: int = 0  # rounds of the registry-tree walk, when set
 
 
 FULL = Plan(
