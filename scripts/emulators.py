@@ -502,9 +502,10 @@ admin socket = {d}/run/$name.asok
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port} tcp_nodelay=1
 rgw data = {d}/rgw
-# deleted data is otherwise kept in OSD RAM for 2 h
-rgw gc obj min wait = 10
-rgw gc processor period = 10
+# deleted and overwritten data is otherwise kept in OSD RAM for 2 h; at 10 s, nine
+# rounds of four 128 MiB uploads (4.5 GiB in 25 s) once filled the memstore and stalled it
+rgw gc obj min wait = 2
+rgw gc processor period = 2
 log file = {state}/ceph-$name.log
 pid file = {d}/run/$name.pid
 admin socket = {d}/run/$name.asok
