@@ -89,7 +89,13 @@ def plan_for(backend: str, quick: bool) -> Plan:
         return replace(plan, stream_size=256 * MiB)
     if backend == "filesystem":
         return replace(
-            plan, rounds=9, big_rounds=5, scale_rounds=5, stream_size=256 * MiB, stream_rounds=7
+            plan,
+            rounds=9,
+            big_rounds=5,
+            scale_rounds=5,
+            stream_size=256 * MiB,
+            stream_rounds=7,
+            walk_rounds=9,
         )
     stream = GiB if backend == "s3" else 256 * MiB
     return replace(
