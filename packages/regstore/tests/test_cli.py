@@ -311,6 +311,11 @@ def test_put_interrupted_then_resumed(fs: Store, tmp_path: Path) -> None:
         while not any(p.stat().st_size >= 1 << 20 for p in pending.rglob("*") if p.is_file()):
             assert time.monotonic() < deadline, "the first MiB never reached the store"
             time.sleep(0.02)
+        # The bytes are in the file the moment the write returns, a moment before the
+        # writer counts them: signal once put is back to waiting on the FIFO.
+        while not _waits_on_a_pipe(process.pid):
+            assert time.monotonic() < deadline, "put never went back to reading"
+            time.sleep(0.02)
         process.terminate()
         _, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
@@ -483,6 +488,18 @@ def test_sync_of_a_missing_path(cli: Cli, make_store: Callable[..., Store]) -> N
     ran = cli("--config", source.config, "sync", "--to-config", dest.config, "/nothing")
     assert ran.code == 1
     assert "path not found: /nothing" in ran.err
+
+
+def _waits_on_a_pipe(pid: int) -> bool:
+    """True when the main thread of ``pid`` sleeps in a pipe read (Linux ``wchan``).
+
+    Where the kernel does not tell (no ``/proc``, or ``wchan`` reads ``0``), True.
+    """
+    try:
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return True
+    return wchan in ("", "0") or "pipe_read" in wchan
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
