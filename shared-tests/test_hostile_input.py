@@ -59,6 +59,8 @@ EXAMPLES = int(os.environ.get("REGSTORE_FUZZ_EXAMPLES") or ("2000" if WIDE else 
 CLOUD_EXAMPLES = max(10, EXAMPLES // 8)
 #: Seconds a parameter probe may take before it counts as hung.
 PROBE_SECONDS = 60.0
+#: A hung probe writes its threads' stacks this many seconds before it is killed.
+STACKS_BEFORE_KILL = 5.0
 
 VALID_PATH = re.compile(r"(/[A-Za-z0-9._-]+)+")
 
@@ -322,9 +324,10 @@ class HostileInputTests:
             driver.delete("/fuzz")
 
     def test_any_parameters_build_a_working_driver_or_are_refused(
-        self, request: pytest.FixtureRequest, target: Target
+        self, request: pytest.FixtureRequest, target: Target, tmp_path: Path
     ) -> None:
         crasher = Crasher()
+        stacks = tmp_path / "probe-stacks.txt"
         keys = target.declared.fuzzed_parameters
         tried = {"examples": 0, "refused": 0, "worked": 0, "driver_errors": 0}
 
@@ -341,8 +344,12 @@ class HostileInputTests:
             if unknown is not None:
                 parameters[unknown] = "x"
             spec = {**target.spec(), "parameters": parameters}
-            outcome = crasher.run(spec, {}, PROBE_SECONDS, entry=crash_worker.probe)
-            assert not outcome.killed, f"building and using a driver with {changes} hung"
+            task = {"stacks": str(stacks), "stacks_after": PROBE_SECONDS - STACKS_BEFORE_KILL}
+            outcome = crasher.run(spec, task, PROBE_SECONDS, entry=crash_worker.probe)
+            assert not outcome.killed, (
+                f"building and using a driver with {changes} hung; its threads"
+                f" {STACKS_BEFORE_KILL:.0f} s before the kill:\n{stacks.read_text()}"
+            )
             result = next(m for m in outcome.messages if m[0] not in ("ready", "done"))
             if result[0] == "invalid":
                 tried["refused"] += 1

@@ -19,6 +19,7 @@ under a cap on the address space, use it a little, and report what happened
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import itertools
 import os
@@ -145,9 +146,14 @@ def probe(spec: dict[str, Any], task: dict[str, Any], report: Connection) -> Non
     Reports ``("invalid", parameter, message)`` for an ``InvalidParameterError``,
     ``("ok",)`` after a correct round trip, ``("driver-error", class, message)``
     for a contract error while using it, or ``("raised", stage, class, message)``
-    for anything else; then ``("done",)``.
+    for anything else; then ``("done",)``. With ``stacks`` (a file) and
+    ``stacks_after`` (seconds), every thread's stack is written there if the
+    probe is still running then, so a parent that kills it can say where it hung.
     """
     report.send(("ready",))
+    if task.get("stacks"):
+        stacks = open(task["stacks"], "w")  # noqa: SIM115  # held open until the probe exits
+        faulthandler.dump_traceback_later(task["stacks_after"], file=stacks)
     _memory_cap(task.get("extra_memory", 1 << 30))
     try:
         driver = _driver(spec)
