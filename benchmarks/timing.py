@@ -66,10 +66,14 @@ class Row:
 
     def ratio(self, label: str) -> float | None:
         """``baseline best / contender best``; None when either is missing."""
-        base, other = self.best(self.baseline), self.best(label)
+        return _quotient(self.best(self.baseline), self.best(label))
+
+    def median_ratio(self, label: str) -> float | None:
+        """``baseline median / contender median``: the typical round, where best rounds tie."""
+        base, other = self._result(self.baseline), self._result(label)
         if base is None or other is None:
             return None
-        return base / other if other > 0 else None
+        return _quotient(base.median, other.median)
 
     def best(self, label: str) -> float | None:
         """The best time of a contender; None when it has none."""
@@ -95,6 +99,12 @@ class Row:
             for r in self.results
         ]
         return data
+
+
+def _quotient(base: float | None, other: float | None) -> float | None:
+    if base is None or other is None or other <= 0:
+        return None
+    return base / other
 
 
 #: A peer slower than this many times the baseline in its first run is not run again:
