@@ -77,6 +77,7 @@ def _median(rows: Sequence[Row], backend: str, starts: str, peer: str = "") -> s
 
 
 def _median_of(row: Row | None, peer: str = "") -> str:
+    """``_median`` for a row already found; "" when there is none."""
     if row is None:
         return ""
     mine = row.median_ratio("regstore")
@@ -142,6 +143,7 @@ def check_targets(
             Verdict(fs, "walk >= 2x fsspec find", _versus(rows, fs, "walk ", "fsspec local"), 2.0)
         )
     for backend in sorted(b for b in backends if b.startswith("s3")):
+        big_delete = _big_delete(rows, backend)
         out.append(
             Verdict(
                 backend,
@@ -175,9 +177,9 @@ def check_targets(
             Verdict(
                 backend,
                 "delete >= delete_objects batches",
-                _regstore_ratio(_big_delete(rows, backend)),
+                _regstore_ratio(big_delete),
                 1.0,
-                detail=_median_of(_big_delete(rows, backend)),
+                detail=_median_of(big_delete),
             )
         )
     for backend in sorted(b for b in backends if b in ("azure", "gcs")):
